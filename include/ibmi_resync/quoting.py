@@ -1,0 +1,78 @@
+"""Quoting for the two languages a command passes through: CL, then the remote POSIX shell.
+
+A CL command reaches IBM i as `system '<CL>'` on an SSH exec channel. The login shell parses
+that line before PASE `system` sees it (ibmi.md §2.4 item 5: the whole CL command must be one
+argv element), so an IBM i name such as `$APP` would be expanded by a double-quoted line.
+We therefore quote the CL command for a POSIX shell with single quotes, where nothing is
+special, and we quote CL string values with CL apostrophes, doubled inside.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from ibmi_resync.names import IbmiInputError, require_printable
+
+__all__ = ["check_cl_shape", "cl_string", "shell_line"]
+
+
+def cl_string(value: object, *, field: str, max_length: int = 5000) -> str:
+    """Render a CL character literal: `'O''Brien'` (ibmi.md §2.4 item 5).
+
+    Control characters are refused rather than escaped: CL has no escape for them and a
+    newline would end the command early on some interfaces.
+    """
+    text = require_printable(field, value)
+    if len(text) > max_length:
+        raise IbmiInputError(field, value, f"at most {max_length} characters")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def check_cl_shape(command: str) -> str:
+    """Assert that a rendered CL command has balanced quotes and parentheses and one line.
+
+    The builders already guarantee this; the check is a second lock on the same door, run on
+    every command before it leaves the process, so a future builder bug fails loudly here
+    instead of sending a command of a different shape to a production system.
+    """
+    require_printable("command", command)
+    depth = 0
+    in_string = False
+    index = 0
+    while index < len(command):
+        char = command[index]
+        if in_string:
+            if char == "'":
+                if index + 1 < len(command) and command[index + 1] == "'":
+                    index += 1
+                else:
+                    in_string = False
+        elif char == "'":
+            in_string = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise IbmiInputError("command", command, "closing parenthesis without opening")
+        index += 1
+    if in_string:
+        raise IbmiInputError("command", command, "unbalanced apostrophe")
+    if depth:
+        raise IbmiInputError("command", command, "unbalanced parentheses")
+    return command
+
+
+def shell_line(command: str, *, system_program: str = "system") -> str:
+    """The exact SSH exec line that runs one CL command through PASE `system`.
+
+    `shlex.quote` wraps the command in single quotes and writes an embedded apostrophe as
+    `'"'"'`, which every POSIX shell (bash, ksh, sh on IBM i PASE) reads back as the original
+    text in one argument. `system_program` comes from the site profile (a full path such as
+    /QOpenSys/usr/bin/system when the login PATH is not trusted).
+    """
+    check_cl_shape(command)
+    program = require_printable("system_program", system_program)
+    if not program or any(char.isspace() for char in program) or shlex.quote(program) != program:
+        raise IbmiInputError("system_program", system_program, "must be a plain path")
+    return f"{program} {shlex.quote(command)}"
