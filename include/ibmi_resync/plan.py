@@ -1,0 +1,352 @@
+"""The resync plan: what to resynchronise, where, and within which limits.
+
+A plan is a YAML file an administrator reviews like a runbook page: the two nodes, the
+application subsystems to end, the replication groups with their libraries, IFS paths and
+folders, the user profiles, limits, timeouts and the site profile. Trigger parameters
+(a subset of groups, dry run, approvals) narrow it for one run but never widen it.
+
+Every refusal names the file, the field path (`groups[2].libraries[0]`) and the value, so
+an operator fixes the plan without reading code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ibmi_resync.names import (
+    DloFolder,
+    IbmiInputError,
+    IfsPath,
+    Name,
+    QualifiedName,
+    is_system_library,
+)
+from ibmi_resync.site_profile import SiteProfile
+
+__all__ = [
+    "Applications",
+    "Group",
+    "Node",
+    "Plan",
+    "PlanError",
+    "RunOptions",
+    "load_plan",
+    "validation_error",
+]
+
+Role = Literal["PRIMARY", "BACKUP"]
+_CONN_ID = r"^[A-Za-z0-9_.-]{1,200}$"
+
+
+class PlanError(ValueError):
+    """A plan or profile that cannot be used: which file, which field, which value, why."""
+
+    def __init__(self, source: str, field: str, value: object, message: str) -> None:
+        self.source = source
+        self.field = field
+        self.value = value
+        self.message = message
+        where = f"{source}: {field}" if field else source
+        shown = "" if value is None else f" (got {value!r})"
+        super().__init__(f"{where}: {message}{shown}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _name(cls: type, value: object, info: Any) -> str:
+    """Shared field validator: a plan field that holds one IBM i name."""
+    return str(Name(value, field=info.field_name))
+
+
+class Node(_Strict):
+    """One IBM i node: its iCluster node name, the role the plan expects, its connections."""
+
+    name: str
+    role: Role
+    ssh_conn_id: str = Field(pattern=_CONN_ID)
+    odbc_conn_id: str = Field(pattern=_CONN_ID)
+
+    _check_name = field_validator("name")(classmethod(_name))
+
+
+class Subsystem(_Strict):
+    name: str
+    library: str
+
+    _check_names = field_validator("name", "library")(classmethod(_name))
+
+
+class Applications(_Strict):
+    """Runbook step 1: the application subsystems to end, and what to do with stray jobs."""
+
+    subsystems: tuple[Subsystem, ...] = Field(min_length=1)
+    controlled_end_seconds: int = Field(default=300, ge=0, le=99999)
+    # After the controlled end: end remaining user jobs (`end`), or stop and list them (`fail`).
+    remaining_jobs: Literal["end", "fail"] = "fail"
+    restart: bool = True
+
+
+class Group(_Strict):
+    """A replication group and the objects its resync saves and restores."""
+
+    name: str
+    system: bool = False  # the group holding user profiles and authorities (runbook step 10)
+    libraries: tuple[str, ...] = ()
+    ifs_paths: tuple[str, ...] = ()
+    dlo_folders: tuple[str, ...] = ()
+    active_continuous_sync_check: bool = False
+
+    _check_name = field_validator("name")(classmethod(_name))
+
+    @field_validator("libraries")
+    @classmethod
+    def _libraries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        result = []
+        for index, item in enumerate(value):
+            library = Name(item, field=f"libraries[{index}]")
+            if is_system_library(library):
+                raise IbmiInputError(
+                    f"libraries[{index}]",
+                    item,
+                    "IBM-supplied libraries (Q*, #*, SYS*) are never cleared or restored",
+                )
+            result.append(str(library))
+        return tuple(result)
+
+    @field_validator("ifs_paths")
+    @classmethod
+    def _paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(str(IfsPath(p, field=f"ifs_paths[{i}]")) for i, p in enumerate(value))
+
+    @field_validator("dlo_folders")
+    @classmethod
+    def _folders(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(str(DloFolder(f, field=f"dlo_folders[{i}]")) for i, f in enumerate(value))
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Group:
+        if not (self.libraries or self.ifs_paths or self.dlo_folders):
+            raise ValueError("a group needs at least one library, IFS path or DLO folder")
+        return self
+
+
+class Parallelism(_Strict):
+    """How many IBM i batch jobs may run at once per node, per kind of work."""
+
+    saves: int = Field(default=4, ge=1, le=64)
+    transfers: int = Field(default=4, ge=1, le=64)
+    restores: int = Field(default=4, ge=1, le=64)
+
+
+class Thresholds(_Strict):
+    sync_check_differences: int = Field(default=0, ge=0)
+    sync_check_over_threshold: Literal["warn", "fail"] = "warn"
+    latency_seconds: float = Field(default=5.0, gt=0)
+    latency_stable_polls: int = Field(default=3, ge=1)
+    min_free_storage_percent: float = Field(default=10.0, ge=0, lt=100)
+
+
+class Timeouts(_Strict):
+    """Seconds each wait may last before it fails with what it last saw."""
+
+    subsystem_end: int = Field(default=900, ge=1)
+    mark_positions: int = Field(default=1800, ge=1)
+    batch_job: int = Field(default=4 * 3600, ge=1)
+    sync_check: int = Field(default=3600, ge=1)
+    latency: int = Field(default=3600, ge=1)
+    approval: int = Field(default=3600, ge=1)
+
+
+class PollIntervals(_Strict):
+    subsystem: float = Field(default=5.0, gt=0)
+    batch_job: float = Field(default=10.0, gt=0)
+    event_log: float = Field(default=5.0, gt=0)
+    latency: float = Field(default=10.0, gt=0)
+
+
+class Schedule(_Strict):
+    """A cron expression for scheduled runs (None: manual only) and its window length."""
+
+    cron: str | None = None
+    timezone: str = "UTC"
+    window_minutes: int | None = Field(default=None, ge=1)
+    estimated_outage_minutes: int | None = Field(default=None, ge=1)
+
+
+class Plan(_Strict):
+    """The whole resync plan; see the module docstring."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    primary: Node
+    backup: Node
+    applications: Applications
+    groups: tuple[Group, ...] = Field(min_length=1)
+    user_profiles: tuple[str, ...] = ()
+    save_file_library: str
+    target_release: str = "*CURRENT"
+    approvals_required: bool = True
+    parallelism: Parallelism = Parallelism()
+    thresholds: Thresholds = Thresholds()
+    timeouts: Timeouts = Timeouts()
+    poll_intervals: PollIntervals = PollIntervals()
+    schedule: Schedule = Schedule()
+    site_profile: SiteProfile
+
+    @field_validator("save_file_library")
+    @classmethod
+    def _savf_library(cls, value: str) -> str:
+        library = Name(value, field="save_file_library")
+        if is_system_library(library):
+            raise IbmiInputError(
+                "save_file_library", value, "use a library of its own, not an IBM one"
+            )
+        return str(library)
+
+    @field_validator("user_profiles")
+    @classmethod
+    def _profiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(str(Name(p, field=f"user_profiles[{i}]")) for i, p in enumerate(value))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Plan:
+        if self.primary.role != "PRIMARY":
+            raise ValueError("primary.role must be PRIMARY")
+        if self.backup.role != "BACKUP":
+            raise ValueError("backup.role must be BACKUP")
+        if self.primary.name == self.backup.name:
+            raise ValueError("primary.name and backup.name must differ")
+        seen_groups: dict[str, int] = {}
+        owner: dict[str, str] = {}
+        for index, group in enumerate(self.groups):
+            if group.name in seen_groups:
+                raise ValueError(f"groups[{index}].name {group.name!r} repeats "
+                                 f"groups[{seen_groups[group.name]}]")
+            seen_groups[group.name] = index
+            for library in group.libraries:
+                if library in owner:
+                    raise ValueError(f"groups[{index}].libraries: {library!r} is already in "
+                                     f"group {owner[library]!r}; a library belongs to one group")
+                if library == self.save_file_library:
+                    raise ValueError(f"groups[{index}].libraries: {library!r} is the "
+                                     "save_file_library, which must not be resynchronised")
+                owner[library] = group.name
+        systems = [group.name for group in self.groups if group.system]
+        if len(systems) != 1:
+            raise ValueError("exactly one group must be the SYSTEM group (system: true); "
+                             f"found {systems or 'none'}")
+        duplicate = {p for p in self.user_profiles if self.user_profiles.count(p) > 1}
+        if duplicate:
+            raise ValueError(f"user_profiles: duplicates {sorted(duplicate)}")
+        return self
+
+    @property
+    def system_group(self) -> Group:
+        return next(group for group in self.groups if group.system)
+
+    def group(self, name: str) -> Group:
+        for group in self.groups:
+            if group.name == name:
+                return group
+        raise IbmiInputError("group", name, f"not in the plan ({', '.join(self.group_names)})")
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(group.name for group in self.groups)
+
+    def save_file(self, stem: str) -> QualifiedName:
+        return QualifiedName(self.save_file_library, stem, field="save_file")
+
+
+class RunOptions(_Strict):
+    """The trigger form, validated against the plan: it narrows a run, it never widens it."""
+
+    groups: tuple[str, ...] = ()  # empty: every group of the plan
+    dry_run: bool = False
+    approvals_required: bool | None = None  # None: as the plan says
+    transfer_mode: Literal["sftp"] = "sftp"
+
+    def selected_groups(self, plan: Plan) -> tuple[Group, ...]:
+        """The plan's groups this run touches, in plan order; unknown names are refused."""
+        if not self.groups:
+            return plan.groups
+        for index, name in enumerate(self.groups):
+            try:
+                plan.group(str(Name(name, field=f"groups[{index}]")))
+            except IbmiInputError as error:
+                raise PlanError("trigger params", f"groups[{index}]", name, error.rule) from None
+        wanted = {str(Name(name)) for name in self.groups}
+        return tuple(group for group in plan.groups if group.name in wanted)
+
+    def approvals(self, plan: Plan) -> bool:
+        return plan.approvals_required if self.approvals_required is None else (
+            self.approvals_required
+        )
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def validation_error(source: str, error: Exception) -> PlanError:
+    """Turn a pydantic or IbmiInputError failure into a PlanError naming the field path."""
+    if isinstance(error, ValidationError):
+        first = error.errors(include_url=False)[0]
+        field = _location(tuple(first["loc"]))
+        message = first["msg"]
+        context_error = (first.get("ctx") or {}).get("error")
+        if isinstance(context_error, IbmiInputError):
+            # The validator knows the element (libraries[3]); pydantic knows the parents.
+            nested = context_error.field
+            leaf = field.rsplit(".", 1)[-1] if field else ""
+            if nested.startswith(leaf) and leaf:
+                field = field[: len(field) - len(leaf)] + nested
+            elif nested and nested not in field:
+                field = f"{field}.{nested}" if field else nested
+            return PlanError(source, field, context_error.value, context_error.rule)
+        message = message.removeprefix("Value error, ")
+        value = first.get("input") if first["type"] != "missing" else None
+        if isinstance(value, dict):
+            value = None
+        return PlanError(source, field, value, message)
+    if isinstance(error, IbmiInputError):
+        return PlanError(source, error.field, error.value, error.rule)
+    return PlanError(source, "", None, str(error))
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read a plan YAML file. `site_profile` may be inline or a path relative to the plan."""
+    source = Path(path)
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise PlanError(str(source), "", None, f"cannot read: {error}") from error
+    if not isinstance(data, dict):
+        raise PlanError(str(source), "", None, "a plan is a YAML mapping")
+    profile = data.get("site_profile")
+    if isinstance(profile, str):
+        from ibmi_resync.site_profile import load_site_profile
+
+        data = {**data, "site_profile": load_site_profile(source.parent / profile)}
+    try:
+        return Plan.model_validate(data)
+    except (ValidationError, IbmiInputError) as error:
+        raise validation_error(str(source), error) from error

@@ -1,0 +1,317 @@
+"""The site profile: everything about Rocket iCluster that public documentation does not settle.
+
+icluster.md §12 lists what could not be verified: the product library, most command
+parameters, every message id for "positions marked", "group started" and "sync check ended",
+and any SQL access to the event log, group status and latency. None of that is hard-coded in
+the product. A site profile names it, per installation, and the product refuses to run
+without one. The simulator ships a profile whose ids are visibly synthetic (prefix SIM).
+
+Command templates are CL with `{placeholders}`; only the placeholders listed in
+`TEMPLATE_FIELDS` exist, and every value substituted is a validated IBM i name, a number or
+a special value from the profile itself, so a template cannot be turned into another command
+by a group name.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ibmi_resync.cl import ClCommand
+from ibmi_resync.names import IbmiInputError, Name
+from ibmi_resync.quoting import check_cl_shape
+
+__all__ = [
+    "COMMAND_TEMPLATES",
+    "TEMPLATE_FIELDS",
+    "IclusterCommands",
+    "IclusterMessages",
+    "IclusterSql",
+    "SiteProfile",
+    "load_site_profile",
+]
+
+MESSAGE_ID_RE = re.compile(r"[A-Z][A-Z0-9]{2}[0-9A-F]{4}")
+SPECIAL_VALUE_RE = re.compile(r"\*[A-Z][A-Z0-9]{0,9}")
+
+# Placeholders a command template may use, and the runbook steps that fill them.
+TEMPLATE_FIELDS: dict[str, str] = {
+    "product_library": "the iCluster product library (profile)",
+    "group": "a replication group name (plan)",
+    "node": "an iCluster node name (plan)",
+    "primary_node": "the PRIMARY node's iCluster name (plan)",
+    "backup_node": "the BACKUP node's iCluster name (plan)",
+    "delay": "seconds for a controlled end (plan)",
+    "sync_check_type": "DMSTRSC type, e.g. *OBJATTR (profile)",
+    "repair": "DMSTRSC repair options, e.g. *AUTH *CBU *CRD (profile)",
+}
+
+# Which placeholders each command needs; a template missing one is refused at load time.
+COMMAND_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "start_cluster": (),
+    "start_node": ("node",),
+    "end_group": ("group", "delay"),
+    "mark_positions": ("group",),
+    "start_group_at_mark": ("group",),
+    "sync_check": ("group",),
+    "end_sync_check": ("group",),
+    "start_continuous_sync_check": ("group",),
+}
+
+MessageId = Annotated[str, Field(pattern=MESSAGE_ID_RE.pattern)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IclusterCommands(_Strict):
+    """CL templates for the iCluster commands of the runbook (icluster.md §2-§5)."""
+
+    start_cluster: str
+    start_node: str
+    end_group: str
+    mark_positions: str
+    start_group_at_mark: str
+    sync_check: str
+    end_sync_check: str
+    start_continuous_sync_check: str
+
+    @model_validator(mode="after")
+    def _templates_use_known_fields(self) -> IclusterCommands:
+        for action, required in COMMAND_TEMPLATES.items():
+            template = getattr(self, action)
+            used = _template_fields(template, field=f"commands.{action}")
+            unknown = used - set(TEMPLATE_FIELDS)
+            if unknown:
+                raise ValueError(
+                    f"commands.{action}: unknown placeholder(s) {sorted(unknown)}; "
+                    f"known: {sorted(TEMPLATE_FIELDS)}"
+                )
+            missing = set(required) - used
+            if missing:
+                raise ValueError(f"commands.{action}: must use {sorted(missing)}")
+        return self
+
+
+class IclusterMessages(_Strict):
+    """Event-log message ids that end each wait. None is public (icluster.md §10)."""
+
+    mark_complete: MessageId
+    mark_failed: MessageId
+    group_started: MessageId
+    sync_check_complete: MessageId
+    sync_check_failed: MessageId
+    # A regular expression with a named group `differences` that reads the number of
+    # out-of-sync objects from the sync-check completion text (icluster.md §4.2: [I]).
+    sync_check_differences_pattern: str
+    # A regular expression with named groups `receiver` and `sequence` for the marked position.
+    marked_position_pattern: str
+
+    @field_validator("sync_check_differences_pattern", "marked_position_pattern")
+    @classmethod
+    def _valid_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"not a valid regular expression: {error}") from error
+        return value
+
+    @model_validator(mode="after")
+    def _named_groups(self) -> IclusterMessages:
+        if "differences" not in re.compile(self.sync_check_differences_pattern).groupindex:
+            raise ValueError("sync_check_differences_pattern needs a (?P<differences>...) group")
+        groups = re.compile(self.marked_position_pattern).groupindex
+        if not {"receiver", "sequence"} <= set(groups):
+            raise ValueError("marked_position_pattern needs (?P<receiver>...) and (?P<sequence>...)")
+        return self
+
+
+class IclusterSql(_Strict):
+    """Read-only SQL that observes iCluster (icluster.md §6, §7: no public access exists).
+
+    Each statement's parameters, in marker order, are fixed by the product; the result
+    columns named in `COLUMNS` are the contract the product reads (case-insensitively).
+    """
+
+    event_log: str  # params: group, since (timestamp)
+    group_status: str  # params: group
+    node_status: str  # params: node
+    latency: str  # params: group
+
+    PARAMS: dict[str, tuple[str, ...]] = {  # noqa: RUF012 - class constant, not a field
+        "event_log": ("group", "since"),
+        "group_status": ("group",),
+        "node_status": ("node",),
+        "latency": ("group",),
+    }
+    COLUMNS: dict[str, tuple[str, ...]] = {  # noqa: RUF012
+        "event_log": ("MESSAGE_TIMESTAMP", "NODE", "GROUP_NAME", "MESSAGE_ID", "SEVERITY",
+                      "MESSAGE_TEXT"),
+        "group_status": ("GROUP_NAME", "STATUS", "SYNC_CHECK_ACTIVE", "CONTINUOUS_SYNC_CHECK"),
+        "node_status": ("NODE", "STATUS"),
+        "latency": ("GROUP_NAME", "SOURCE_LATENCY_SECONDS", "APPLY_LATENCY_SECONDS",
+                    "BACKLOG_ENTRIES", "LAST_APPLIED_SEQUENCE"),
+    }
+
+
+class StatusValues(_Strict):
+    """Status literals as the status SQL returns them ([G] icluster.md §3.1, §5)."""
+
+    active: str = "*ACTIVE"
+    inactive: str = "*INACTIVE"
+    starting: str = "*STARTING"
+    ending: str = "*ENDING"
+
+
+class SiteProfile(_Strict):
+    """One iCluster installation's product facts. See the module docstring for why."""
+
+    name: str
+    product_library: str
+    product_subsystem: str = "XDMCLUSTER"  # [V] icluster.md §1
+    system_program: str = "system"  # PASE `system` on the login PATH (ibmi.md §2.1)
+    sync_check_type: str = "*OBJATTR"  # runbook step 8
+    repair: tuple[str, ...] = ("*AUTH", "*CBU", "*CRD")  # runbook step 8; *CBU/*CRD are [G]
+    commands: IclusterCommands
+    messages: IclusterMessages
+    sql: IclusterSql
+    status: StatusValues = StatusValues()
+
+    @field_validator("product_library", "product_subsystem")
+    @classmethod
+    def _name(cls, value: str, info: Any) -> str:
+        return str(Name(value, field=info.field_name))
+
+    @field_validator("sync_check_type")
+    @classmethod
+    def _special(cls, value: str) -> str:
+        if not SPECIAL_VALUE_RE.fullmatch(value):
+            raise ValueError("a special value such as *OBJATTR")
+        return value
+
+    @field_validator("repair")
+    @classmethod
+    def _specials(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not SPECIAL_VALUE_RE.fullmatch(item):
+                raise ValueError(f"{item!r}: repair options are special values such as *AUTH")
+        return value
+
+    @model_validator(mode="after")
+    def _templates_render(self) -> SiteProfile:
+        # Render every template once with sample values, so a template with an unbalanced
+        # parenthesis fails when the profile loads, not in the middle of an outage.
+        for action in COMMAND_TEMPLATES:
+            self.command(action, group="G", node="N", delay=1)
+        for statement in IclusterSql.PARAMS:
+            self.statement(statement)
+        return self
+
+    def command(
+        self, action: str, *, group: str | None = None, node: str | None = None,
+        delay: int | None = None, primary_node: str | None = None,
+        backup_node: str | None = None,
+    ) -> ClCommand:
+        """Render one iCluster command for `action` (a key of COMMAND_TEMPLATES)."""
+        if action not in COMMAND_TEMPLATES:
+            raise IbmiInputError("action", action, f"one of {sorted(COMMAND_TEMPLATES)}")
+        if delay is not None and (not isinstance(delay, int) or isinstance(delay, bool)
+                                  or not 0 <= delay <= 99999):
+            raise IbmiInputError("delay", delay, "whole seconds 0-99999")
+        values = {
+            "product_library": self.product_library,
+            "group": _optional_name(group, "group"),
+            "node": _optional_name(node, "node"),
+            "primary_node": _optional_name(primary_node, "primary_node"),
+            "backup_node": _optional_name(backup_node, "backup_node"),
+            "delay": "" if delay is None else str(delay),
+            "sync_check_type": self.sync_check_type,
+            "repair": " ".join(self.repair),
+        }
+        template: str = getattr(self.commands, action)
+        for field in _template_fields(template, field=f"commands.{action}"):
+            if not values[field]:
+                raise IbmiInputError(field, None, f"required by the {action} command template")
+        text = check_cl_shape(" ".join(template.format(**values).split()))
+        library, _, rest = text.partition("/") if "/" in text.split(" ", 1)[0] else ("", "", text)
+        command, _, params = rest.partition(" ")
+        return ClCommand(command, _split_parameters(params), library=library or None)
+
+    def statement(self, name: str):  # -> ibmi_resync.sql.SqlStatement
+        """The site SQL `name`, checked as one read-only SELECT with the expected markers."""
+        from ibmi_resync.sql import site_statement
+
+        return site_statement(
+            name, getattr(self.sql, name), IclusterSql.PARAMS[name], f"site profile sql.{name}"
+        )
+
+
+def _optional_name(value: str | None, field: str) -> str:
+    return "" if value is None else str(Name(value, field=field))
+
+
+def _template_fields(template: str, *, field: str) -> set[str]:
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError(f"{field}: {error}") from error
+    fields = set()
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if spec or conversion or not name.isidentifier():
+            raise ValueError(f"{field}: placeholders are plain {{name}}, got {{{name}}}")
+        fields.add(name)
+    return fields
+
+
+def _split_parameters(text: str) -> tuple[tuple[str, str], ...]:
+    """Split `KWD(value) KWD2(v w)` into keyword/value pairs, respecting quotes and nesting."""
+    parameters: list[tuple[str, str]] = []
+    index = 0
+    while index < len(text):
+        if text[index] == " ":
+            index += 1
+            continue
+        open_at = text.find("(", index)
+        if open_at < 0:
+            raise IbmiInputError("command", text, "parameters must be written KEYWORD(value)")
+        keyword = text[index:open_at]
+        depth, cursor, quoted = 0, open_at, False
+        while cursor < len(text):
+            char = text[cursor]
+            if char == "'":
+                quoted = not quoted
+            elif not quoted and char == "(":
+                depth += 1
+            elif not quoted and char == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            cursor += 1
+        if not re.fullmatch(r"[A-Z][A-Z0-9]{0,9}", keyword):
+            raise IbmiInputError("command", text, f"{keyword!r} is not a CL keyword")
+        parameters.append((keyword, text[open_at + 1 : cursor]))
+        index = cursor + 1
+    return tuple(parameters)
+
+
+def load_site_profile(path: str | Path) -> SiteProfile:
+    """Load a profile from YAML; errors name the file and the field (see plan.load_plan)."""
+    from ibmi_resync.plan import PlanError, validation_error
+
+    source = Path(path)
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise PlanError(str(source), "", None, f"cannot read: {error}") from error
+    try:
+        return SiteProfile.model_validate(data)
+    except Exception as error:  # pydantic.ValidationError, IbmiInputError
+        raise validation_error(str(source), error) from error
