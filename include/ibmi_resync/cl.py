@@ -29,8 +29,10 @@ from ibmi_resync.quoting import check_cl_shape, cl_string
 
 __all__ = [
     "ClCommand",
+    "build_chkobj_command",
     "build_clrlib_command",
     "build_clrsavf_command",
+    "build_crtlib_command",
     "build_crtsavf_command",
     "build_dltf_command",
     "build_endsbs_command",
@@ -130,6 +132,28 @@ def build_strsbs_command(subsystem: object, *, library: object) -> ClCommand:
     """STRSBS SBSD(LIB/SBS); CPF1010 means it is already active (ibmi.md §7.1)."""
     description = QualifiedName(library, subsystem, field="subsystem_description")
     return ClCommand("STRSBS", (("SBSD", str(description)),))
+
+
+# ---- objects and libraries ---------------------------------------------------------------
+
+
+def build_chkobj_command(library: object, name: object, *, object_type: str) -> ClCommand:
+    """CHKOBJ: a read-only probe that an object exists (used to prove SSH reaches the node)."""
+    if not isinstance(object_type, str) or not re.fullmatch(r"\*[A-Z]{2,9}", object_type):
+        raise IbmiInputError("object_type", object_type, "an object type such as *LIB")
+    return ClCommand(
+        "CHKOBJ",
+        (("OBJ", str(QualifiedName(library, name, field="object"))), ("OBJTYPE", object_type)),
+        changes_node=False,
+    )
+
+
+def build_crtlib_command(library: object, *, text: str | None = None) -> ClCommand:
+    """CRTLIB for the save-file library when a node does not have it yet (CPF2111 if it does)."""
+    parameters = [("LIB", _user_library(library, field="library"))]
+    if text is not None:
+        parameters.append(("TEXT", cl_string(text, field="text", max_length=50)))
+    return ClCommand("CRTLIB", tuple(parameters))
 
 
 # ---- save files (ibmi.md §5.1) ------------------------------------------------------------

@@ -232,21 +232,28 @@ class Plan(_Strict):
         owner: dict[str, str] = {}
         for index, group in enumerate(self.groups):
             if group.name in seen_groups:
-                raise ValueError(f"groups[{index}].name {group.name!r} repeats "
-                                 f"groups[{seen_groups[group.name]}]")
+                raise ValueError(
+                    f"groups[{index}].name {group.name!r} repeats groups[{seen_groups[group.name]}]"
+                )
             seen_groups[group.name] = index
             for library in group.libraries:
                 if library in owner:
-                    raise ValueError(f"groups[{index}].libraries: {library!r} is already in "
-                                     f"group {owner[library]!r}; a library belongs to one group")
+                    raise ValueError(
+                        f"groups[{index}].libraries: {library!r} is already in "
+                        f"group {owner[library]!r}; a library belongs to one group"
+                    )
                 if library == self.save_file_library:
-                    raise ValueError(f"groups[{index}].libraries: {library!r} is the "
-                                     "save_file_library, which must not be resynchronised")
+                    raise ValueError(
+                        f"groups[{index}].libraries: {library!r} is the "
+                        "save_file_library, which must not be resynchronised"
+                    )
                 owner[library] = group.name
         systems = [group.name for group in self.groups if group.system]
         if len(systems) != 1:
-            raise ValueError("exactly one group must be the SYSTEM group (system: true); "
-                             f"found {systems or 'none'}")
+            raise ValueError(
+                "exactly one group must be the SYSTEM group (system: true); "
+                f"found {systems or 'none'}"
+            )
         duplicate = {p for p in self.user_profiles if self.user_profiles.count(p) > 1}
         if duplicate:
             raise ValueError(f"user_profiles: duplicates {sorted(duplicate)}")
@@ -291,8 +298,10 @@ class RunOptions(_Strict):
         return tuple(group for group in plan.groups if group.name in wanted)
 
     def approvals(self, plan: Plan) -> bool:
-        return plan.approvals_required if self.approvals_required is None else (
-            self.approvals_required
+        return (
+            plan.approvals_required
+            if self.approvals_required is None
+            else (self.approvals_required)
         )
 
 

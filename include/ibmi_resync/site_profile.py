@@ -28,6 +28,8 @@ from ibmi_resync.quoting import check_cl_shape
 
 __all__ = [
     "COMMAND_TEMPLATES",
+    "SITE_SQL_COLUMNS",
+    "SITE_SQL_PARAMS",
     "TEMPLATE_FIELDS",
     "IclusterCommands",
     "IclusterMessages",
@@ -128,36 +130,55 @@ class IclusterMessages(_Strict):
             raise ValueError("sync_check_differences_pattern needs a (?P<differences>...) group")
         groups = re.compile(self.marked_position_pattern).groupindex
         if not {"receiver", "sequence"} <= set(groups):
-            raise ValueError("marked_position_pattern needs (?P<receiver>...) and (?P<sequence>...)")
+            raise ValueError(
+                "marked_position_pattern needs (?P<receiver>...) and (?P<sequence>...)"
+            )
         return self
+
+
+# Parameters (in marker order) and result columns of each site statement: the contract the
+# product reads, case-insensitively, whatever the SQL behind it looks like at a site.
+SITE_SQL_PARAMS: dict[str, tuple[str, ...]] = {
+    "local_node": (),
+    "event_log": ("group", "since"),
+    "group_status": ("group",),
+    "node_status": ("node",),
+    "latency": ("group",),
+}
+SITE_SQL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "local_node": ("NODE", "ROLE"),
+    "event_log": (
+        "MESSAGE_TIMESTAMP",
+        "NODE",
+        "GROUP_NAME",
+        "MESSAGE_ID",
+        "SEVERITY",
+        "MESSAGE_TEXT",
+    ),
+    "group_status": ("GROUP_NAME", "STATUS", "SYNC_CHECK_ACTIVE", "CONTINUOUS_SYNC_CHECK"),
+    "node_status": ("NODE", "STATUS"),
+    "latency": (
+        "GROUP_NAME",
+        "SOURCE_LATENCY_SECONDS",
+        "APPLY_LATENCY_SECONDS",
+        "BACKLOG_ENTRIES",
+        "LAST_APPLIED_SEQUENCE",
+    ),
+}
 
 
 class IclusterSql(_Strict):
     """Read-only SQL that observes iCluster (icluster.md §6, §7: no public access exists).
 
-    Each statement's parameters, in marker order, are fixed by the product; the result
-    columns named in `COLUMNS` are the contract the product reads (case-insensitively).
+    Each statement's parameters and result columns are fixed by SITE_SQL_PARAMS and
+    SITE_SQL_COLUMNS; the SQL text behind them is the site's.
     """
 
+    local_node: str  # params: none; which iCluster node answers, and its role
     event_log: str  # params: group, since (timestamp)
     group_status: str  # params: group
     node_status: str  # params: node
     latency: str  # params: group
-
-    PARAMS: dict[str, tuple[str, ...]] = {  # noqa: RUF012 - class constant, not a field
-        "event_log": ("group", "since"),
-        "group_status": ("group",),
-        "node_status": ("node",),
-        "latency": ("group",),
-    }
-    COLUMNS: dict[str, tuple[str, ...]] = {  # noqa: RUF012
-        "event_log": ("MESSAGE_TIMESTAMP", "NODE", "GROUP_NAME", "MESSAGE_ID", "SEVERITY",
-                      "MESSAGE_TEXT"),
-        "group_status": ("GROUP_NAME", "STATUS", "SYNC_CHECK_ACTIVE", "CONTINUOUS_SYNC_CHECK"),
-        "node_status": ("NODE", "STATUS"),
-        "latency": ("GROUP_NAME", "SOURCE_LATENCY_SECONDS", "APPLY_LATENCY_SECONDS",
-                    "BACKLOG_ENTRIES", "LAST_APPLIED_SEQUENCE"),
-    }
 
 
 class StatusValues(_Strict):
@@ -176,6 +197,9 @@ class SiteProfile(_Strict):
     product_library: str
     product_subsystem: str = "XDMCLUSTER"  # [V] icluster.md §1
     system_program: str = "system"  # PASE `system` on the login PATH (ibmi.md §2.1)
+    # Checksums of save files on each node (ibmi.md §6: compare both ends). GNU sha256sum
+    # comes with coreutils from the IBM i open-source repository [I].
+    checksum_program: str = "sha256sum"
     sync_check_type: str = "*OBJATTR"  # runbook step 8
     repair: tuple[str, ...] = ("*AUTH", "*CBU", "*CRD")  # runbook step 8; *CBU/*CRD are [G]
     commands: IclusterCommands
@@ -209,20 +233,26 @@ class SiteProfile(_Strict):
         # parenthesis fails when the profile loads, not in the middle of an outage.
         for action in COMMAND_TEMPLATES:
             self.command(action, group="G", node="N", delay=1)
-        for statement in IclusterSql.PARAMS:
+        for statement in SITE_SQL_PARAMS:
             self.statement(statement)
         return self
 
     def command(
-        self, action: str, *, group: str | None = None, node: str | None = None,
-        delay: int | None = None, primary_node: str | None = None,
+        self,
+        action: str,
+        *,
+        group: str | None = None,
+        node: str | None = None,
+        delay: int | None = None,
+        primary_node: str | None = None,
         backup_node: str | None = None,
     ) -> ClCommand:
         """Render one iCluster command for `action` (a key of COMMAND_TEMPLATES)."""
         if action not in COMMAND_TEMPLATES:
             raise IbmiInputError("action", action, f"one of {sorted(COMMAND_TEMPLATES)}")
-        if delay is not None and (not isinstance(delay, int) or isinstance(delay, bool)
-                                  or not 0 <= delay <= 99999):
+        if delay is not None and (
+            not isinstance(delay, int) or isinstance(delay, bool) or not 0 <= delay <= 99999
+        ):
             raise IbmiInputError("delay", delay, "whole seconds 0-99999")
         values = {
             "product_library": self.product_library,
@@ -248,7 +278,11 @@ class SiteProfile(_Strict):
         from ibmi_resync.sql import site_statement
 
         return site_statement(
-            name, getattr(self.sql, name), IclusterSql.PARAMS[name], f"site profile sql.{name}"
+            name,
+            getattr(self.sql, name),
+            SITE_SQL_PARAMS[name],
+            f"site profile sql.{name}",
+            columns=SITE_SQL_COLUMNS[name],
         )
 
 
