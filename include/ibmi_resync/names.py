@@ -64,6 +64,15 @@ def require_printable(field: str, value: object) -> str:
     return value
 
 
+def _ascii(field: str, value: object) -> str:
+    """Refuse non-ASCII before upper-casing: Python folds 'ß' to 'SS' and 'ı' to 'I', which
+    would turn a name nobody typed into a valid one."""
+    text = require_printable(field, value)
+    if not text.isascii():
+        raise IbmiInputError(field, value, "IBM i names use A-Z, 0-9 and $ # @ _ . only")
+    return text
+
+
 class Name(str):
     """A simple IBM i object name (*NAME, unquoted, 1-10 characters), upper-cased.
 
@@ -76,7 +85,7 @@ class Name(str):
     def __new__(cls, value: object, *, field: str = "name") -> Name:
         if isinstance(value, Name):
             return value
-        text = require_printable(field, value).strip().upper()
+        text = _ascii(field, value).strip().upper()
         if not text:
             raise IbmiInputError(field, value, "must not be empty")
         if len(text) > NAME_MAX:
@@ -207,7 +216,7 @@ class DloFolder(str):
     def __new__(cls, value: object, *, field: str = "dlo_folder") -> DloFolder:
         if isinstance(value, DloFolder):
             return value
-        text = require_printable(field, value).strip().upper().strip("/")
+        text = _ascii(field, value).strip().upper().strip("/")
         segments = text.split("/") if text else []
         if not segments or len(text) > 63:
             raise IbmiInputError(field, value, "a folder path has 1-63 characters")
@@ -221,6 +230,8 @@ class DloFolder(str):
 
 def unique_names(values: Iterable[object], *, field: str) -> tuple[Name, ...]:
     """Validate a list of names and refuse duplicates, naming the position of the first one."""
+    if isinstance(values, str):
+        raise IbmiInputError(field, values, "a list of names, not a single string")
     seen: dict[Name, int] = {}
     result: list[Name] = []
     for index, value in enumerate(values):

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ibmi_resync.cl import ClCommand
+from ibmi_resync.messages import MessageInfo, MessageType, Outcome
 from ibmi_resync.names import IbmiInputError, Name
 from ibmi_resync.quoting import check_cl_shape
 
@@ -272,6 +273,24 @@ class SiteProfile(_Strict):
         library, _, rest = text.partition("/") if "/" in text.split(" ", 1)[0] else ("", "", text)
         command, _, params = rest.partition(" ")
         return ClCommand(command, _split_parameters(params), library=library or None)
+
+    def message_catalog(self) -> dict[str, MessageInfo]:
+        """The profile's event-log ids as catalog rows, so they classify like IBM i messages.
+
+        The texts are unknown (icluster.md §10), hence no template and source G.
+        """
+        m = self.messages
+        rows = (
+            (m.mark_complete, MessageType.COMPLETION, Outcome.OK, "positions marked"),
+            (m.mark_failed, MessageType.ESCAPE, Outcome.FAILED, "marking positions failed"),
+            (m.group_started, MessageType.COMPLETION, Outcome.OK, "group started"),
+            (m.sync_check_complete, MessageType.COMPLETION, Outcome.OK, "sync check ended"),
+            (m.sync_check_failed, MessageType.ESCAPE, Outcome.FAILED, "sync check failed"),
+        )
+        return {
+            msg_id: MessageInfo(msg_id, kind, outcome, f"iCluster: {meaning}", None, "G")
+            for msg_id, kind, outcome, meaning in rows
+        }
 
     def statement(self, name: str):  # -> ibmi_resync.sql.SqlStatement
         """The site SQL `name`, checked as one read-only SELECT with the expected markers."""
