@@ -7,8 +7,9 @@ result must therefore be decided from the message IDs and the counts carried in 
 
 Everything here is pure and stdlib-only so that operators, the simulator and tests can share it.
 Message texts carry the evidence labels of ibmi.md §0 in ``MessageInfo.source``:
-``V`` verified, ``O`` observed, ``I`` inferred, ``G`` guessed. Grep for ``source="G"`` to find the
-texts that must be confirmed on a real system (``DSPMSGD RANGE(id) MSGF(QSYS/QCPFMSG)``).
+``V`` verified, ``O`` observed, ``I`` inferred, ``G`` guessed. The label is the fourth column of
+``_CATALOG_ROWS``; grep for ``, "G", "`` to find the texts that must be confirmed on a real system
+(``DSPMSGD RANGE(id) MSGF(QSYS/QCPFMSG)``), or filter ``MESSAGE_CATALOG`` on ``source == "G"``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ refused here, a second lock behind the DAG's own dry-run branch.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from ibmi_resync.messages import (
     parse_system_output,
 )
 from ibmi_resync.names import Name, QualifiedName
-from ibmi_resync.quoting import shell_line
+from ibmi_resync.quoting import shell_command, shell_line
 from ibmi_resync.site_profile import SiteProfile
 
 __all__ = [
@@ -148,8 +147,9 @@ class IbmiNode:
 
     def checksum(self, save_file: QualifiedName) -> str:
         """Checksum of a save file's bytes on this node (ibmi.md §6: compare both ends)."""
-        program = self.profile.checksum_program
-        line = f"{shlex.quote(program)} {shlex.quote(save_file.save_file_path())}"
+        line = shell_command(
+            self.profile.checksum_program, save_file.save_file_path(), field="checksum_program"
+        )
         self.journal.append(SentCommand(self.name, "ssh", line))
         status, stdout, stderr = self.shell.execute(line)
         digest = stdout.split()[0] if stdout.split() else ""

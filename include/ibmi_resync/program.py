@@ -21,7 +21,7 @@ from typing import Any, Literal
 from ibmi_resync import cl, sql
 from ibmi_resync.names import QualifiedName
 from ibmi_resync.plan import Group, Plan, RunOptions
-from ibmi_resync.quoting import shell_line
+from ibmi_resync.quoting import shell_command, shell_line
 
 __all__ = [
     "Later",
@@ -565,7 +565,7 @@ def _transfer(b: _Builder, groups: tuple[Group, ...]) -> None:
             )
         )
         for node in ("PRIMARY", "BACKUP"):
-            line = f"{checksum} {path}"
+            line = shell_command(checksum, path, field="checksum_program")
             b.steps.append(
                 Step(
                     phase,

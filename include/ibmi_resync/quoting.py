@@ -13,7 +13,7 @@ import shlex
 
 from ibmi_resync.names import IbmiInputError, require_printable
 
-__all__ = ["check_cl_shape", "cl_string", "shell_line"]
+__all__ = ["check_cl_shape", "cl_string", "shell_command", "shell_line"]
 
 
 def cl_string(value: object, *, field: str, max_length: int = 5000) -> str:
@@ -72,7 +72,14 @@ def shell_line(command: str, *, system_program: str = "system") -> str:
     /QOpenSys/usr/bin/system when the login PATH is not trusted).
     """
     check_cl_shape(command)
-    program = require_printable("system_program", system_program)
-    if not program or any(char.isspace() for char in program) or shlex.quote(program) != program:
-        raise IbmiInputError("system_program", system_program, "must be a plain path")
-    return f"{program} {shlex.quote(command)}"
+    return shell_command(system_program, command, field="system_program")
+
+
+def shell_command(program: str, *arguments: str, field: str = "program") -> str:
+    """A PASE command line: a plain program path, then each argument single-quoted."""
+    text = require_printable(field, program)
+    if not text or shlex.quote(text) != text:
+        raise IbmiInputError(field, program, "must be a plain path (letters, digits, / . _ -)")
+    for argument in arguments:
+        require_printable(field, argument)
+    return " ".join([text, *(shlex.quote(argument) for argument in arguments)])
