@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ibmi_resync.names import (
+    SYSTEM_LIBRARY_RULE,
     DloFolder,
     IbmiInputError,
     IfsPath,
     Name,
     QualifiedName,
     is_system_library,
+    unique_names,
 )
 from ibmi_resync.quoting import check_cl_shape, cl_string
 
@@ -84,22 +86,31 @@ def _special(value: str, allowed: Iterable[str], *, field: str) -> str:
     return value
 
 
-def _names(values: Sequence[object], *, field: str) -> str:
+def _sequence(values: Sequence[object], *, field: str) -> Sequence[object]:
+    """A list of values; a bare string would otherwise be iterated character by character."""
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise IbmiInputError(field, values, "a list, not a single value")
     if not values:
-        raise IbmiInputError(field, values, "at least one name is required")
-    return " ".join(Name(value, field=f"{field}[{index}]") for index, value in enumerate(values))
+        raise IbmiInputError(field, values, "at least one value is required")
+    return values
 
 
-def _save_file(save_file: QualifiedName) -> QualifiedName:
-    if not isinstance(save_file, QualifiedName):
-        raise IbmiInputError("save_file", save_file, "a QualifiedName LIBRARY/FILE")
-    return save_file
+def _names(values: Sequence[object], *, field: str) -> str:
+    return " ".join(unique_names(_sequence(values, field=field), field=field))
+
+
+def _qualified(value: QualifiedName, *, field: str = "save_file") -> QualifiedName:
+    if not isinstance(value, QualifiedName):
+        raise IbmiInputError(field, value, "a QualifiedName LIBRARY/OBJECT")
+    return value
 
 
 def _user_library(library: object, *, field: str) -> Name:
     name = Name(library, field=field)
     if is_system_library(name):
-        raise IbmiInputError(field, library, "IBM-supplied libraries (Q*, #*, SYS*) are refused")
+        raise IbmiInputError(
+            field, library, f"IBM-supplied libraries ({SYSTEM_LIBRARY_RULE}) are refused"
+        )
     return name
 
 
@@ -117,12 +128,16 @@ def build_endsbs_command(
     _special(option, ("*CNTRLD", "*IMMED"), field="option")
     parameters = [("SBS", Name(subsystem, field="subsystem")), ("OPTION", option)]
     if option == "*CNTRLD":
-        if delay_seconds is None or delay_seconds > _MAX_DELAY:
+        if delay_seconds is None:
             parameters.append(("DELAY", "*NOLIMIT"))
-        elif isinstance(delay_seconds, int) and delay_seconds >= 0:
-            parameters.append(("DELAY", str(delay_seconds)))
+        elif not isinstance(delay_seconds, int) or isinstance(delay_seconds, bool):
+            raise IbmiInputError("delay_seconds", delay_seconds, "a whole number of seconds")
+        elif delay_seconds < 0:
+            raise IbmiInputError("delay_seconds", delay_seconds, "at least 0 seconds")
+        elif delay_seconds > _MAX_DELAY:
+            parameters.append(("DELAY", "*NOLIMIT"))
         else:
-            raise IbmiInputError("delay_seconds", delay_seconds, "a whole number of seconds >= 0")
+            parameters.append(("DELAY", str(delay_seconds)))
     elif delay_seconds is not None:
         raise IbmiInputError("delay_seconds", delay_seconds, "DELAY is only valid with *CNTRLD")
     return ClCommand("ENDSBS", tuple(parameters))
@@ -139,7 +154,7 @@ def build_strsbs_command(subsystem: object, *, library: object) -> ClCommand:
 
 def build_chkobj_command(library: object, name: object, *, object_type: str) -> ClCommand:
     """CHKOBJ: a read-only probe that an object exists (used to prove SSH reaches the node)."""
-    if not isinstance(object_type, str) or not re.fullmatch(r"\*[A-Z]{2,9}", object_type):
+    if not isinstance(object_type, str) or not re.fullmatch(r"\*[A-Z][A-Z0-9]{1,7}", object_type):
         raise IbmiInputError("object_type", object_type, "an object type such as *LIB")
     return ClCommand(
         "CHKOBJ",
@@ -161,7 +176,7 @@ def build_crtlib_command(library: object, *, text: str | None = None) -> ClComma
 
 def build_crtsavf_command(save_file: QualifiedName, *, text: str | None = None) -> ClCommand:
     """CRTSAVF; CPF5813 + CPF7302 when the file exists, which the caller treats as done."""
-    parameters = [("FILE", str(_save_file(save_file)))]
+    parameters = [("FILE", str(_qualified(save_file)))]
     if text is not None:
         parameters.append(("TEXT", cl_string(text, field="text", max_length=50)))
     return ClCommand("CRTSAVF", tuple(parameters))
@@ -169,12 +184,12 @@ def build_crtsavf_command(save_file: QualifiedName, *, text: str | None = None) 
 
 def build_clrsavf_command(save_file: QualifiedName) -> ClCommand:
     """CLRSAVF: empty a save file before it is reused (a save never appends)."""
-    return ClCommand("CLRSAVF", (("FILE", str(_save_file(save_file))),))
+    return ClCommand("CLRSAVF", (("FILE", str(_qualified(save_file))),))
 
 
 def build_dltf_command(save_file: QualifiedName) -> ClCommand:
     """DLTF of a save file, for the clean-up of the save-file library after a verified run."""
-    return ClCommand("DLTF", (("FILE", str(_save_file(save_file))),))
+    return ClCommand("DLTF", (("FILE", str(_qualified(save_file))),))
 
 
 # ---- saves (ibmi.md §5.1, §5.6) ----------------------------------------------------------
@@ -197,7 +212,7 @@ def build_savlib_command(
     not saved (model QASAVOBJ, ibmi.md §5.5), which the verification reads as a plain table.
     """
     saved = Name(library, field="library")
-    savf = _save_file(save_file)
+    savf = _qualified(save_file)
     _special(save_active, ("*NO", "*LIB", "*SYNCLIB", "*SYSDFN"), field="save_active")
     _special(compression, ("*DEV", "*NO", "*YES", "*LOW", "*MEDIUM", "*HIGH"), field="compression")
     parameters = [
@@ -209,13 +224,21 @@ def build_savlib_command(
         ("SAVACT", save_active),
         ("DTACPR", compression),
     ]
-    if savf.library == saved:
-        # ibmi.md §5.1: a save file inside the saved library must be omitted.
-        parameters.append(("OMITOBJ", f"({savf} *FILE)"))
+    # ibmi.md §5.1, §5.5: a save file or outfile inside the saved library must be omitted
+    # (the outfile would otherwise be reported as not saved, CPF379A).
+    omitted = [f"({savf} *FILE)"] if savf.library == saved else []
+    if (
+        outfile is not None
+        and _qualified(outfile, field="outfile").library == saved
+        and outfile != savf
+    ):
+        omitted.append(f"({outfile} *FILE)")
+    if omitted:
+        parameters.append(("OMITOBJ", " ".join(omitted)))
     if outfile is not None:
         parameters += [
             ("OUTPUT", "*OUTFILE"),
-            ("OUTFILE", str(_save_file(outfile))),
+            ("OUTFILE", str(_qualified(outfile, field="outfile"))),
             ("OUTMBR", "*FIRST *REPLACE"),
         ]
     return ClCommand("SAVLIB", tuple(parameters))
@@ -231,12 +254,11 @@ def _target_release(value: str) -> str:
 
 def build_savsecdta_command(save_file: QualifiedName) -> ClCommand:
     """SAVSECDTA: user profiles, authorization lists and private authorities (ibmi.md §5.1)."""
-    return ClCommand("SAVSECDTA", (("DEV", "*SAVF"), ("SAVF", str(_save_file(save_file)))))
+    return ClCommand("SAVSECDTA", (("DEV", "*SAVF"), ("SAVF", str(_qualified(save_file)))))
 
 
 def _ifs_objects(paths: Sequence[object]) -> str:
-    if not paths:
-        raise IbmiInputError("ifs_paths", paths, "at least one path is required")
+    paths = _sequence(paths, field="ifs_paths")
     items = []
     for index, path in enumerate(paths):
         literal = cl_string(IfsPath(path, field=f"ifs_paths[{index}]"), field="ifs_paths")
@@ -246,7 +268,7 @@ def _ifs_objects(paths: Sequence[object]) -> str:
 
 def build_sav_command(save_file: QualifiedName, paths: Sequence[object]) -> ClCommand:
     """SAV of IFS paths into a save file addressed by its IFS path (ibmi.md §5.1)."""
-    device = cl_string(_save_file(save_file).save_file_path(), field="save_file")
+    device = cl_string(_qualified(save_file).save_file_path(), field="save_file")
     return ClCommand(
         "SAV",
         (("DEV", device), ("OBJ", _ifs_objects(paths)), ("SUBTREE", "*ALL"), ("SAVACT", "*NO")),
@@ -261,14 +283,13 @@ def build_savdlo_command(save_file: QualifiedName, folders: Sequence[object]) ->
             ("DLO", "*ALL"),
             ("FLR", _folders(folders)),
             ("DEV", "*SAVF"),
-            ("SAVF", str(_save_file(save_file))),
+            ("SAVF", str(_qualified(save_file))),
         ),
     )
 
 
 def _folders(folders: Sequence[object]) -> str:
-    if not folders:
-        raise IbmiInputError("dlo_folders", folders, "at least one folder is required")
+    folders = _sequence(folders, field="dlo_folders")
     return " ".join(
         cl_string(DloFolder(folder, field=f"dlo_folders[{index}]"), field="dlo_folders")
         for index, folder in enumerate(folders)
@@ -288,7 +309,7 @@ def build_rstusrprf_command(save_file: QualifiedName, profiles: Sequence[object]
         "RSTUSRPRF",
         (
             ("DEV", "*SAVF"),
-            ("SAVF", str(_save_file(save_file))),
+            ("SAVF", str(_qualified(save_file))),
             ("USRPRF", _names(profiles, field="user_profiles")),
         ),
     )
@@ -320,7 +341,7 @@ def build_rstlib_command(
         (
             ("SAVLIB", restored),
             ("DEV", "*SAVF"),
-            ("SAVF", str(_save_file(save_file))),
+            ("SAVF", str(_qualified(save_file))),
             ("OPTION", option),
             ("MBROPT", member_option),
             ("ALWOBJDIF", object_differences),
@@ -331,7 +352,7 @@ def build_rstlib_command(
 
 def build_rst_command(save_file: QualifiedName, paths: Sequence[object]) -> ClCommand:
     """RST of IFS paths from a save file, to the same paths (ibmi.md §5.1)."""
-    device = cl_string(_save_file(save_file).save_file_path(), field="save_file")
+    device = cl_string(_qualified(save_file).save_file_path(), field="save_file")
     return ClCommand(
         "RST",
         (
@@ -352,7 +373,7 @@ def build_rstdlo_command(save_file: QualifiedName, folders: Sequence[object]) ->
             ("DLO", "*ALL"),
             ("SAVFLR", _folders(folders)),
             ("DEV", "*SAVF"),
-            ("SAVF", str(_save_file(save_file))),
+            ("SAVF", str(_qualified(save_file))),
         ),
     )
 
@@ -387,6 +408,6 @@ def build_sbmjob_command(
         raise IbmiInputError("command", command, "a ClCommand")
     parameters = [("CMD", command.render()), ("JOB", Name(job, field="job"))]
     if job_queue is not None:
-        parameters.append(("JOBQ", str(_save_file(job_queue))))
+        parameters.append(("JOBQ", str(_qualified(job_queue, field="job_queue"))))
     parameters += [("LOG", "4 00 *SECLVL"), ("LOGCLPGM", "*YES")]
     return ClCommand("SBMJOB", tuple(parameters), changes_node=command.changes_node)

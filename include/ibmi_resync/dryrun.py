@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
 from itertools import groupby
 from typing import Any
 
@@ -27,7 +26,7 @@ def _param(value: Any) -> str:
 
 
 def _describe(step: Step, *, shell: bool) -> list[str]:
-    kind = f"{step.kind:<8}"
+    kind = f"{step.kind:<7} "
     if step.kind in ("CL", "SBMJOB"):
         lines = [f"{kind}{step.shell if shell and step.shell else step.text}"]
     elif step.kind in ("SQL", "WAIT"):
@@ -78,12 +77,15 @@ def render_text(
 
 
 def render_json(steps: Sequence[Step]) -> str:
-    def encode(value: Any) -> Any:
-        return repr(value) if isinstance(value, Later) else str(value)
-
+    """Steps as JSON; a run-time value is written `<what>`, as in the text."""
     records = []
     for step in steps:
-        record = asdict(step)
+        record = {name: getattr(step, name) for name in step.__dataclass_fields__}
         record["phase"] = int(step.phase)
+        record["params"] = [_json_value(value) for value in step.params]
         records.append(record)
-    return json.dumps(records, indent=1, default=encode)
+    return json.dumps(records, indent=1, default=str)
+
+
+def _json_value(value: Any) -> Any:
+    return repr(value) if isinstance(value, Later) else value

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 __all__ = [
     "IFS_PATH_MAX",
     "NAME_MAX",
+    "SYSTEM_LIBRARY_RULE",
     "DloFolder",
     "IbmiInputError",
     "IfsPath",
@@ -41,6 +42,7 @@ _DLO_SEGMENT_RE = re.compile(r"[A-Z0-9$#@_][A-Z0-9$#@_-]{0,7}(\.[A-Z0-9$#@_-]{1,
 
 # IBM-supplied libraries that do not start with Q or # (ibmi.md §8 names them as SQL schemas).
 _IBM_LIBRARIES_NOT_Q = frozenset({"SYSIBM", "SYSIBMADM", "SYSPROC", "SYSTOOLS"})
+SYSTEM_LIBRARY_RULE = "Q*, #*, " + ", ".join(sorted(_IBM_LIBRARIES_NOT_Q))
 
 
 class IbmiInputError(ValueError):

@@ -11,6 +11,7 @@ an operator fixes the plan without reading code.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ from pydantic import (
 )
 
 from ibmi_resync.names import (
+    SYSTEM_LIBRARY_RULE,
     DloFolder,
     IbmiInputError,
     IfsPath,
@@ -42,6 +44,7 @@ __all__ = [
     "PlanError",
     "RunOptions",
     "load_plan",
+    "read_yaml",
     "validation_error",
 ]
 
@@ -121,7 +124,7 @@ class Group(_Strict):
                 raise IbmiInputError(
                     f"libraries[{index}]",
                     item,
-                    "IBM-supplied libraries (Q*, #*, SYS*) are never cleared or restored",
+                    f"IBM-supplied libraries ({SYSTEM_LIBRARY_RULE}) are never cleared or restored",
                 )
             result.append(str(library))
         return tuple(result)
@@ -205,6 +208,13 @@ class Plan(_Strict):
     schedule: Schedule = Schedule()
     site_profile: SiteProfile
 
+    @field_validator("target_release")
+    @classmethod
+    def _release(cls, value: str) -> str:
+        if value in ("*CURRENT", "*PRV") or re.fullmatch(r"V[0-9]R[0-9]M[0-9]", str(value)):
+            return value
+        raise IbmiInputError("target_release", value, "*CURRENT, *PRV or VxRyMz")
+
     @field_validator("save_file_library")
     @classmethod
     def _savf_library(cls, value: str) -> str:
@@ -222,42 +232,64 @@ class Plan(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
+        # Cross-field rules raise IbmiInputError with the element's path, so the operator is
+        # told `groups[2].libraries[1]`, not just "the plan".
         if self.primary.role != "PRIMARY":
-            raise ValueError("primary.role must be PRIMARY")
+            raise IbmiInputError("primary.role", self.primary.role, "the primary node is PRIMARY")
         if self.backup.role != "BACKUP":
-            raise ValueError("backup.role must be BACKUP")
+            raise IbmiInputError("backup.role", self.backup.role, "the backup node is BACKUP")
         if self.primary.name == self.backup.name:
-            raise ValueError("primary.name and backup.name must differ")
+            raise IbmiInputError("backup.name", self.backup.name, "must differ from primary.name")
+        self._check_groups()
+        seen_profiles: dict[str, int] = {}
+        for index, profile in enumerate(self.user_profiles):
+            if profile in seen_profiles:
+                raise IbmiInputError(
+                    f"user_profiles[{index}]",
+                    profile,
+                    f"repeats user_profiles[{seen_profiles[profile]}]",
+                )
+            seen_profiles[profile] = index
+        return self
+
+    def _check_groups(self) -> None:
         seen_groups: dict[str, int] = {}
         owner: dict[str, str] = {}
+        systems: list[int] = []
         for index, group in enumerate(self.groups):
             if group.name in seen_groups:
-                raise ValueError(
-                    f"groups[{index}].name {group.name!r} repeats groups[{seen_groups[group.name]}]"
+                raise IbmiInputError(
+                    f"groups[{index}].name",
+                    group.name,
+                    f"repeats groups[{seen_groups[group.name]}].name",
                 )
             seen_groups[group.name] = index
-            for library in group.libraries:
+            for position, library in enumerate(group.libraries):
+                field = f"groups[{index}].libraries[{position}]"
                 if library in owner:
-                    raise ValueError(
-                        f"groups[{index}].libraries: {library!r} is already in "
-                        f"group {owner[library]!r}; a library belongs to one group"
+                    raise IbmiInputError(
+                        field,
+                        library,
+                        f"already in group {owner[library]}; a library belongs to one group",
                     )
                 if library == self.save_file_library:
-                    raise ValueError(
-                        f"groups[{index}].libraries: {library!r} is the "
-                        "save_file_library, which must not be resynchronised"
+                    raise IbmiInputError(
+                        field, library, "is the save_file_library, which is not resynchronised"
                     )
                 owner[library] = group.name
-        systems = [group.name for group in self.groups if group.system]
-        if len(systems) != 1:
-            raise ValueError(
-                "exactly one group must be the SYSTEM group (system: true); "
-                f"found {systems or 'none'}"
+            if group.system:
+                systems.append(index)
+                if len(systems) > 1:
+                    names = [self.groups[i].name for i in systems]
+                    raise IbmiInputError(
+                        f"groups[{index}].system",
+                        True,
+                        f"exactly one SYSTEM group (system: true); found {names}",
+                    )
+        if not systems:
+            raise IbmiInputError(
+                "groups", None, "exactly one group must be the SYSTEM group (system: true)"
             )
-        duplicate = {p for p in self.user_profiles if self.user_profiles.count(p) > 1}
-        if duplicate:
-            raise ValueError(f"user_profiles: duplicates {sorted(duplicate)}")
-        return self
 
     @property
     def system_group(self) -> Group:
@@ -341,13 +373,18 @@ def validation_error(source: str, error: Exception) -> PlanError:
     return PlanError(source, "", None, str(error))
 
 
+def read_yaml(source: Path) -> Any:
+    """Read a YAML file; any failure (missing, not UTF-8, bad YAML) names the file."""
+    try:
+        return yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise PlanError(str(source), "", None, f"cannot read: {error}") from error
+
+
 def load_plan(path: str | Path) -> Plan:
     """Read a plan YAML file. `site_profile` may be inline or a path relative to the plan."""
     source = Path(path)
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise PlanError(str(source), "", None, f"cannot read: {error}") from error
+    data = read_yaml(source)
     if not isinstance(data, dict):
         raise PlanError(str(source), "", None, "a plan is a YAML mapping")
     profile = data.get("site_profile")

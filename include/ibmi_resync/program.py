@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -132,7 +133,7 @@ def batch_job_name(action: str, run_key: str, subject: str) -> str:
     The same run, action and subject always give the same name, so a retried task can find
     the batch job an earlier attempt submitted instead of submitting a second one.
     """
-    if len(action) != 2 or not action.isalpha() or not action.isupper():
+    if not re.fullmatch(r"[A-Z]{2}", action):
         raise ValueError(f"action must be two upper-case letters, got {action!r}")
     return action + _digest(run_key, action, subject)[:8]
 

@@ -9,9 +9,12 @@ special, and we quote CL string values with CL apostrophes, doubled inside.
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from ibmi_resync.names import IbmiInputError, require_printable
+
+_PROGRAM_RE = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./-]*")
 
 __all__ = ["check_cl_shape", "cl_string", "shell_command", "shell_line"]
 
@@ -72,13 +75,18 @@ def shell_line(command: str, *, system_program: str = "system") -> str:
     /QOpenSys/usr/bin/system when the login PATH is not trusted).
     """
     check_cl_shape(command)
+    if not command[:1].isalpha():
+        # `system` would read a leading '-' as one of its own options (ibmi.md §2.2).
+        raise IbmiInputError("command", command, "a CL command starts with its name")
     return shell_command(system_program, command, field="system_program")
 
 
 def shell_command(program: str, *arguments: str, field: str = "program") -> str:
     """A PASE command line: a plain program path, then each argument single-quoted."""
     text = require_printable(field, program)
-    if not text or shlex.quote(text) != text:
+    # A word with '=' would be read as a variable assignment and a leading '-' as an option:
+    # neither runs the program the profile meant.
+    if not _PROGRAM_RE.fullmatch(text):
         raise IbmiInputError(field, program, "must be a plain path (letters, digits, / . _ -)")
     for argument in arguments:
         require_printable(field, argument)

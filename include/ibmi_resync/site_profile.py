@@ -19,13 +19,12 @@ import string
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ibmi_resync.cl import ClCommand
 from ibmi_resync.messages import MessageInfo, MessageType, Outcome
 from ibmi_resync.names import IbmiInputError, Name
-from ibmi_resync.quoting import check_cl_shape
+from ibmi_resync.quoting import check_cl_shape, shell_command
 
 __all__ = [
     "COMMAND_TEMPLATES",
@@ -89,16 +88,18 @@ class IclusterCommands(_Strict):
     def _templates_use_known_fields(self) -> IclusterCommands:
         for action, required in COMMAND_TEMPLATES.items():
             template = getattr(self, action)
-            used = _template_fields(template, field=f"commands.{action}")
+            field = f"commands.{action}"
+            used = _template_fields(template, field=field)
             unknown = used - set(TEMPLATE_FIELDS)
             if unknown:
-                raise ValueError(
-                    f"commands.{action}: unknown placeholder(s) {sorted(unknown)}; "
-                    f"known: {sorted(TEMPLATE_FIELDS)}"
+                raise IbmiInputError(
+                    field,
+                    template,
+                    f"unknown placeholder(s) {sorted(unknown)}; known: {sorted(TEMPLATE_FIELDS)}",
                 )
             missing = set(required) - used
             if missing:
-                raise ValueError(f"commands.{action}: must use {sorted(missing)}")
+                raise IbmiInputError(field, template, f"must use {sorted(missing)}")
         return self
 
 
@@ -127,12 +128,19 @@ class IclusterMessages(_Strict):
 
     @model_validator(mode="after")
     def _named_groups(self) -> IclusterMessages:
-        if "differences" not in re.compile(self.sync_check_differences_pattern).groupindex:
-            raise ValueError("sync_check_differences_pattern needs a (?P<differences>...) group")
-        groups = re.compile(self.marked_position_pattern).groupindex
-        if not {"receiver", "sequence"} <= set(groups):
-            raise ValueError(
-                "marked_position_pattern needs (?P<receiver>...) and (?P<sequence>...)"
+        pattern = self.sync_check_differences_pattern
+        if "differences" not in re.compile(pattern).groupindex:
+            raise IbmiInputError(
+                "messages.sync_check_differences_pattern",
+                pattern,
+                "needs a (?P<differences>...) group",
+            )
+        pattern = self.marked_position_pattern
+        if not {"receiver", "sequence"} <= set(re.compile(pattern).groupindex):
+            raise IbmiInputError(
+                "messages.marked_position_pattern",
+                pattern,
+                "needs (?P<receiver>...) and (?P<sequence>...) groups",
             )
         return self
 
@@ -228,14 +236,27 @@ class SiteProfile(_Strict):
                 raise ValueError(f"{item!r}: repair options are special values such as *AUTH")
         return value
 
+    @field_validator("system_program", "checksum_program")
+    @classmethod
+    def _program(cls, value: str, info: Any) -> str:
+        shell_command(value, field=info.field_name)
+        return value
+
     @model_validator(mode="after")
     def _templates_render(self) -> SiteProfile:
-        # Render every template once with sample values, so a template with an unbalanced
-        # parenthesis fails when the profile loads, not in the middle of an outage.
+        # Render every template and check every statement once, so a template with an
+        # unbalanced parenthesis fails when the profile loads, not in the middle of an outage.
         for action in COMMAND_TEMPLATES:
-            self.command(action, group="G", node="N", delay=1)
-        for statement in SITE_SQL_PARAMS:
-            self.statement(statement)
+            template = getattr(self.commands, action)
+            try:
+                self.command(action, group="G", node="N", delay=1)
+            except IbmiInputError as error:
+                raise IbmiInputError(f"commands.{action}", template, error.rule) from None
+        for name in SITE_SQL_PARAMS:
+            try:
+                self.statement(name)
+            except ValueError as error:
+                raise IbmiInputError(f"sql.{name}", getattr(self.sql, name), str(error)) from None
         return self
 
     def command(
@@ -313,13 +334,13 @@ def _template_fields(template: str, *, field: str) -> set[str]:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as error:
-        raise ValueError(f"{field}: {error}") from error
+        raise IbmiInputError(field, template, str(error)) from None
     fields = set()
     for _literal, name, spec, conversion in parsed:
         if name is None:
             continue
         if spec or conversion or not name.isidentifier():
-            raise ValueError(f"{field}: placeholders are plain {{name}}, got {{{name}}}")
+            raise IbmiInputError(field, template, "placeholders are plain {name}")
         fields.add(name)
     return fields
 
@@ -357,13 +378,10 @@ def _split_parameters(text: str) -> tuple[tuple[str, str], ...]:
 
 def load_site_profile(path: str | Path) -> SiteProfile:
     """Load a profile from YAML; errors name the file and the field (see plan.load_plan)."""
-    from ibmi_resync.plan import PlanError, validation_error
+    from ibmi_resync.plan import read_yaml, validation_error
 
     source = Path(path)
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise PlanError(str(source), "", None, f"cannot read: {error}") from error
+    data = read_yaml(source)
     try:
         return SiteProfile.model_validate(data)
     except Exception as error:  # pydantic.ValidationError, IbmiInputError

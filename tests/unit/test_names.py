@@ -30,7 +30,9 @@ from ibmi_resync.names import (
 NAME_PATTERN = re.compile(r"^[A-Z$#@][A-Z0-9$#@_.]{0,9}$")
 
 
-def assert_refused(excinfo: pytest.ExceptionInfo[IbmiInputError], field: str, value: object) -> None:
+def assert_refused(
+    excinfo: pytest.ExceptionInfo[IbmiInputError], field: str, value: object
+) -> None:
     """The contract of every refusal: right type, right field, field in the message, value kept."""
     error = excinfo.value
     assert type(error) is IbmiInputError
@@ -57,7 +59,6 @@ VALID_NAMES = [
     ("a1$#@_.z9", "A1$#@_.Z9"),
     ("abcdefghij", "ABCDEFGHIJ"),  # exactly NAME_MAX characters
     ("  qgpl  ", "QGPL"),  # surrounding blanks are stripped, as the CL prompt does
-    ("\u00a0APPLIB\u00a0", "APPLIB"),  # a no-break space is printable and stripped like a blank
 ]
 
 
@@ -84,6 +85,7 @@ INVALID_NAMES = [
     pytest.param("A*", id="generic-asterisk"),
     pytest.param("A B", id="blank-inside"),
     pytest.param("A\u00a0B", id="no-break-space-inside"),
+    pytest.param("\u00a0APPLIB\u00a0", id="no-break-space-around"),
     pytest.param("A'B", id="apostrophe"),
     pytest.param("'AB'", id="apostrophe-quoted"),
     pytest.param('"AB"', id="double-quoted-name"),
@@ -162,26 +164,21 @@ def test_name_rule_explains_the_refusal(value: str, rule_fragment: str) -> None:
     assert rule_fragment in str(excinfo.value)
 
 
-# Known bug (reported): Name folds with str.upper(), which is Unicode case mapping, not the
-# IBM i a-z -> A-Z folding. Non-ASCII letters whose upper case is ASCII pass validation and
-# silently become a different name (a homoglyph or typo in a plan file renames the library).
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="BUG: Name() uses str.upper(); 'ß'->'SS', 'ſ'->'S', 'ı'->'I', 'ﬁ'->'FI' are accepted",
-)
 @pytest.mark.parametrize(
     "value",
     [
-        pytest.param("straße", id="sharp-s"),
-        pytest.param("claſs", id="long-s"),
-        pytest.param("ıbmlib", id="dotless-i"),
-        pytest.param("ﬁle", id="fi-ligature"),
+        pytest.param("straße", id="sharp-s"),  # str.upper() -> "STRASSE"
+        pytest.param("claſs", id="long-s"),  # -> "CLASS"
+        pytest.param("ıbmlib", id="dotless-i"),  # -> "IBMLIB"
+        pytest.param("ﬁle", id="fi-ligature"),  # -> "FILE"
     ],
 )
 def test_name_refuses_non_ascii_letters_that_upper_case_to_ascii(value: str) -> None:
-    with pytest.raises(IbmiInputError):
+    """Regression: Unicode upper-casing turned names nobody typed into valid ASCII names."""
+    assert value.upper().isascii()  # the trap is real: Python would fold these to ASCII
+    with pytest.raises(IbmiInputError) as excinfo:
         Name(value, field="library")
+    assert_refused(excinfo, "library", value)
 
 
 # ---- Name: properties ------------------------------------------------------------------------
@@ -210,6 +207,7 @@ def test_name_property_valid_or_ibmi_input_error(value: str, field: str) -> None
         return
     assert isinstance(name, Name)
     assert NAME_PATTERN.match(name), name
+    assert value.isascii()
     assert name == value.strip().upper()
 
 
@@ -559,14 +557,11 @@ def test_dlo_folder_refuses(value: object) -> None:
     assert_refused(excinfo, "dlo_folders[1]", value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="BUG: DloFolder() uses str.upper(); 'straße' is accepted as 'STRASSE'",
-)
 def test_dlo_folder_refuses_non_ascii_that_upper_cases_to_ascii() -> None:
-    with pytest.raises(IbmiInputError):
-        DloFolder("straße")
+    """Regression: 'straße' was accepted as 'STRASSE' through str.upper()."""
+    with pytest.raises(IbmiInputError) as excinfo:
+        DloFolder("straße", field="dlo_folders[0]")
+    assert_refused(excinfo, "dlo_folders[0]", "straße")
 
 
 # ---- is_system_library -------------------------------------------------------------------
@@ -644,11 +639,9 @@ def test_unique_names_invalid_element_names_the_index() -> None:
     assert_refused(excinfo, "libraries[1]", "1BAD")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="BUG: a bare str is iterated per character: unique_names('ABC') == ('A', 'B', 'C')",
-)
-def test_unique_names_refuses_a_bare_string() -> None:
-    with pytest.raises(IbmiInputError):
-        unique_names("ABC", field="libraries")
+@pytest.mark.parametrize("values", ["ABC", "", "APPLIB"])
+def test_unique_names_refuses_a_bare_string(values: str) -> None:
+    """Regression: a bare str was iterated per character: unique_names('ABC') == ('A','B','C')."""
+    with pytest.raises(IbmiInputError) as excinfo:
+        unique_names(values, field="libraries")
+    assert_refused(excinfo, "libraries", values)

@@ -54,8 +54,10 @@ def test_dockerfile_uses_the_pinned_airflow_and_the_constraints() -> None:
     base = re.search(r"^FROM apache/airflow:(\S+)", dockerfile, re.MULTILINE)
     assert base, "the image must start FROM the official apache/airflow image"
     assert base.group(1) == f"{airflow}-python3.11", base.group(1)
-    assert re.search(r"pip install .*-r \S*requirements\.txt\s*\\?\s*-c \S*constraints\.txt",
-                     dockerfile.replace("\\\n", " ")), "pip must install with the constraints"
+    assert re.search(
+        r"pip install .*-r \S*requirements\.txt\s*\\?\s*-c \S*constraints\.txt",
+        dockerfile.replace("\\\n", " "),
+    ), "pip must install with the constraints"
     for package in ("unixodbc", "odbc-postgresql", "ibm-iaccess"):
         assert package in dockerfile, package
     for folder in ("include/", "plugins/", "dags/", "config/"):
