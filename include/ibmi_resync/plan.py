@@ -49,6 +49,10 @@ __all__ = [
 ]
 
 Role = Literal["PRIMARY", "BACKUP"]
+# [I] The SSH daemon and the QZDASOINIT database server jobs run in QUSRWRK, TCP/IP and host
+# servers in QSYSWRK/QSERVER, and QCTL is the controlling subsystem (ibmi.md §1, §9.3):
+# ending any of them in step 1 would end the jobs this run talks through.
+_SUBSYSTEMS_THAT_CARRY_THE_RESYNC = frozenset({"QCTL", "QSYSWRK", "QUSRWRK", "QSERVER", "QSYS"})
 _CONN_ID = r"^[A-Za-z0-9_.-]{1,200}$"
 
 
@@ -241,6 +245,16 @@ class Plan(_Strict):
         if self.primary.name == self.backup.name:
             raise IbmiInputError("backup.name", self.backup.name, "must differ from primary.name")
         self._check_groups()
+        for index, subsystem in enumerate(self.applications.subsystems):
+            if subsystem.name in _SUBSYSTEMS_THAT_CARRY_THE_RESYNC | {
+                self.site_profile.product_subsystem
+            }:
+                raise IbmiInputError(
+                    f"applications.subsystems[{index}].name",
+                    subsystem.name,
+                    "this subsystem runs iCluster or the SSH and database server jobs that drive "
+                    "the resync; ending it would cut the resync off",
+                )
         seen_profiles: dict[str, int] = {}
         for index, profile in enumerate(self.user_profiles):
             if profile in seen_profiles:

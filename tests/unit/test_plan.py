@@ -827,3 +827,13 @@ def test_trigger_groups_select_or_refuse_and_never_leak(wanted: tuple[str, ...])
 
 
 _PROPERTY_PLAN = load_plan(DEMO_PLAN)
+
+
+@pytest.mark.parametrize("subsystem", ["XDMCLUSTER", "QUSRWRK", "qsyswrk", "QCTL", "QSERVER"])
+def test_subsystems_that_carry_the_resync_cannot_be_ended(tmp_path: Path, subsystem: str) -> None:
+    data = demo_data()
+    set_at(data, "applications.subsystems[0].name", subsystem)
+    with pytest.raises(PlanError) as excinfo:
+        load_plan(write_files(tmp_path, data))
+    assert excinfo.value.field == "applications.subsystems[0].name"
+    assert excinfo.value.value == subsystem.upper()
