@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-export PYTHONPATH := $(CURDIR)/include:$(CURDIR)
+export PYTHONPATH := $(CURDIR)/include:$(CURDIR)/plugins:$(CURDIR)
 
 .PHONY: demo test lint plan constraints system-packages clean help
 
