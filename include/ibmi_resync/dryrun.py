@@ -80,7 +80,11 @@ def render_json(steps: Sequence[Step]) -> str:
     """Steps as JSON; a run-time value is written `<what>`, as in the text."""
     records = []
     for step in steps:
-        record = {name: getattr(step, name) for name in step.__dataclass_fields__}
+        record = {
+            name: getattr(step, name)
+            for name in step.__dataclass_fields__
+            if name not in ("command", "statement")  # their text is in `text`
+        }
         record["phase"] = int(step.phase)
         record["params"] = [_json_value(value) for value in step.params]
         records.append(record)

@@ -20,24 +20,57 @@ from enum import IntEnum
 from typing import Any, Literal
 
 from ibmi_resync import cl, sql
+from ibmi_resync.cl import ClCommand
 from ibmi_resync.names import QualifiedName
 from ibmi_resync.plan import Group, Plan, RunOptions
 from ibmi_resync.quoting import shell_command, shell_line
+from ibmi_resync.sql import SqlStatement
 
 __all__ = [
+    "Check",
+    "Guard",
     "Later",
     "Phase",
     "Step",
     "batch_job_name",
+    "changing_steps",
     "resync_program",
     "save_file_for_dlo",
     "save_file_for_ifs",
     "save_file_for_library",
     "save_file_for_security_data",
+    "save_files",
 ]
 
 Role = Literal["PRIMARY", "BACKUP"]
-StepKind = Literal["CL", "SBMJOB", "SQL", "WAIT", "SFTP", "APPROVAL"]
+StepKind = Literal["CL", "SBMJOB", "SQL", "WAIT", "SFTP", "CHECKSUM", "APPROVAL"]
+# Preconditions the executor checks before a CL step (the `condition` text says them in words).
+Guard = Literal[
+    "subsystem_active",  # ENDSBS *CNTRLD: only an active subsystem is ended
+    "wait_timed_out",  # ENDSBS *IMMED: only when the controlled end did not finish in time
+    "group_active",  # DMENDGRP: only an active group is ended
+    "continuous_sync_check",  # ENDHASC: only when one runs (icluster.md §4.1)
+    "already_existed",  # CLRSAVF: only when CRTSAVF answered CPF5813
+    "found",  # CLRLIB: only when the preceding query found the library
+    "not_active",  # DMSTRCST / DMSTRNODE: only when not active yet
+    "mark_recorded",  # SYSTEM group start: only at the position recorded in phase 2
+    "was_running",  # STRCNSC: only for groups whose continuous sync check was ended
+]
+# What an SQL step's rows must show (the executor raises, naming node, step and rows).
+Check = Literal[
+    "answers",  # any answer: the channel works
+    "local_node",  # NODE and ROLE as the plan says
+    "subsystem_active",
+    "found",  # a row exists
+    "storage",
+    "node_active",
+    "group_known",
+    "object_count",  # record the library's object count
+    "no_user_jobs",
+    "no_foreign_locks",
+    "job_log",  # classify the job log against `expect`
+    "restored_count",  # the library's count after restore equals the saved count
+]
 
 SECURITY_DATA_SAVE_FILE = "#SECDTA"  # '#' names cannot collide with a resynced library
 
@@ -83,8 +116,12 @@ _TITLES = {
 class Step:
     """One thing a run sends or waits for, on one node.
 
-    `text` is the CL command (CL, SBMJOB), the SQL (SQL, WAIT) or the transfer
-    (`from -> to`); `shell` is the exact SSH exec line for CL steps.
+    For people: `text` is the CL command (CL, SBMJOB), the SQL (SQL, WAIT), the transfer
+    (`from -> to`) or the command line (CHECKSUM); `shell` is the exact SSH exec line;
+    `condition` says when the step runs. For the executor: `command`/`statement` are the
+    typed objects behind `text`, `guard` names the precondition it checks before acting,
+    `accept` the outcomes that count as success, `check` what an SQL answer must show, and
+    `wait` the condition that ends a WAIT (ibmi_resync.waits).
     """
 
     phase: Phase
@@ -102,6 +139,13 @@ class Step:
     job: str | None = None
     shell: str | None = None
     notes: tuple[str, ...] = field(default=())
+    guard: Guard | None = None
+    accept: tuple[str, ...] = ("OK", "INFO")
+    check: Check | None = None
+    expect: dict[str, Any] | None = None
+    wait: dict[str, Any] | None = None
+    command: ClCommand | None = field(default=None, compare=False, repr=False)
+    statement: SqlStatement | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -167,8 +211,9 @@ class _Builder:
         self.run_key = run_key
         self.steps: list[Step] = []
 
-    def cl(self, phase: Phase, node: Role, command: cl.ClCommand, **kw: Any) -> None:
+    def cl(self, phase: Phase, node: Role, command: ClCommand, **kw: Any) -> None:
         text = command.render()
+        shell = shell_line(text, system_program=self.profile.system_program)
         self.steps.append(
             Step(
                 phase,
@@ -176,7 +221,8 @@ class _Builder:
                 "CL",
                 text,
                 changes_node=command.changes_node,
-                shell=shell_line(text, system_program=self.profile.system_program),
+                shell=shell,
+                command=command,
                 **kw,
             )
         )
@@ -185,16 +231,17 @@ class _Builder:
         self,
         phase: Phase,
         node: Role,
-        command: cl.ClCommand,
+        command: ClCommand,
         *,
         action: str,
         subject: str,
+        expect: dict[str, Any],
         group: str | None = None,
-        expect: str,
     ) -> None:
+        """SBMJOB, wait for the job's end, read and classify its job log (ibmi.md §7.1)."""
         job = batch_job_name(action, self.run_key, subject)
-        submit = cl.build_sbmjob_command(command, job=job)
-        text = submit.render()
+        text = cl.build_sbmjob_command(command, job=job).render()
+        shell = shell_line(text, system_program=self.profile.system_program)
         self.steps.append(
             Step(
                 phase,
@@ -205,7 +252,9 @@ class _Builder:
                 subject=subject,
                 changes_node=True,
                 job=job,
-                shell=shell_line(text, system_program=self.profile.system_program),
+                shell=shell,
+                command=command,
+                accept=("OK", "INFO", "IN_PROGRESS"),
                 condition=f"unless job {job} of this run already exists (then attach to it)",
             )
         )
@@ -214,38 +263,57 @@ class _Builder:
             node,
             sql.JOB_STATUS,
             (SUBMITTED_JOB,),
+            {"kind": "job_ended"},
             until="job ended (V_JOB_STATUS *OUTQ or no longer found)",
             timeout=self.plan.timeouts.batch_job,
             poll=self.plan.poll_intervals.batch_job,
             group=group,
             subject=subject,
+            job=job,
         )
         self.query(
             phase,
             node,
             sql.JOB_LOG,
             (SUBMITTED_JOB,),
+            check="job_log",
+            expect=expect,
             group=group,
             subject=subject,
-            notes=(f"verify: {expect}",),
+            job=job,
+            notes=(f"verify: {expect['describe']}",),
         )
 
     def query(
         self,
         phase: Phase,
         node: Role,
-        statement: sql.SqlStatement,
+        statement: SqlStatement,
         params: tuple[Any, ...] = (),
+        *,
+        check: Check,
         **kw: Any,
     ) -> None:
-        self.steps.append(Step(phase, node, "SQL", statement.text, params=params, **kw))
+        self.steps.append(
+            Step(
+                phase,
+                node,
+                "SQL",
+                statement.text,
+                params=params,
+                check=check,
+                statement=statement,
+                **kw,
+            )
+        )
 
     def wait(
         self,
         phase: Phase,
         node: Role,
-        statement: sql.SqlStatement,
+        statement: SqlStatement,
         params: tuple[Any, ...],
+        condition: dict[str, Any],
         *,
         until: str,
         timeout: int,
@@ -262,51 +330,84 @@ class _Builder:
                 until=until,
                 timeout_seconds=timeout,
                 poll_seconds=poll,
+                wait=condition,
+                statement=statement,
                 **kw,
             )
         )
 
-    def site(self, name: str):  # -> sql.SqlStatement
+    def site(self, name: str) -> SqlStatement:
         return self.profile.statement(name)
+
+    def fresh_save_file(
+        self, phase: Phase, node: Role, savf: QualifiedName, group: str | None
+    ) -> None:
+        """CRTSAVF, or CLRSAVF when it exists: a save never appends (ibmi.md §10.3)."""
+        subject = str(savf.name)
+        self.cl(
+            phase,
+            node,
+            cl.build_crtsavf_command(savf, text="iCluster resync"),
+            group=group,
+            subject=subject,
+            accept=("OK", "INFO", "ALREADY_DONE"),
+            condition="CPF5813 (exists) is followed by CLRSAVF",
+        )
+        self.cl(
+            phase,
+            node,
+            cl.build_clrsavf_command(savf),
+            group=group,
+            subject=subject,
+            guard="already_existed",
+            condition="only if CRTSAVF answered CPF5813",
+        )
 
 
 # ---- phases ------------------------------------------------------------------------------
 
 
 def _preflight(b: _Builder, groups: tuple[Group, ...]) -> None:
-    plan, phase = b.plan, Phase.PREFLIGHT
+    plan, phase, profile = b.plan, Phase.PREFLIGHT, b.profile
     for role, node in (("PRIMARY", plan.primary), ("BACKUP", plan.backup)):
         b.cl(
             phase,
             role,
-            cl.build_chkobj_command("QSYS", b.profile.product_library, object_type="*LIB"),
+            cl.build_chkobj_command("QSYS", profile.product_library, object_type="*LIB"),
             notes=("SSH reaches the node and the iCluster product library exists",),
         )
-        b.query(phase, role, sql.OS_RELEASE, notes=("ODBC reaches the node",))
+        b.query(phase, role, sql.OS_RELEASE, check="answers", notes=("ODBC reaches the node",))
         b.query(
             phase,
             role,
             b.site("local_node"),
+            check="local_node",
+            expect={"node": node.name, "role": role},
             notes=(f"the node must answer NODE={node.name} ROLE={role}",),
         )
         b.query(
             phase,
             role,
             sql.SUBSYSTEM_STATUS,
-            (b.profile.product_library, b.profile.product_subsystem),
-            notes=(f"{b.profile.product_subsystem} must be ACTIVE",),
+            (profile.product_library, profile.product_subsystem),
+            check="subsystem_active",
+            notes=(f"{profile.product_subsystem} must be ACTIVE",),
         )
         b.query(
             phase,
             role,
             sql.LIBRARY_EXISTS,
             (plan.save_file_library,),
-            notes=("the save-file library exists, or CRTLIB in phase 3",),
+            check="found",
+            subject=plan.save_file_library,
+            notes=("the save-file library exists",),
         )
         b.query(
             phase,
             role,
             sql.SYSTEM_STORAGE,
+            check="storage",
+            expect={"min_free_percent": plan.thresholds.min_free_storage_percent},
             notes=(
                 f"free storage above {plan.thresholds.min_free_storage_percent}% "
                 "after the save files",
@@ -318,6 +419,8 @@ def _preflight(b: _Builder, groups: tuple[Group, ...]) -> None:
             "PRIMARY",
             b.site("node_status"),
             (node.name,),
+            check="node_active",
+            subject=node.name,
             notes=(f"node {node.name} must be active",),
         )
     for group in groups:
@@ -326,6 +429,7 @@ def _preflight(b: _Builder, groups: tuple[Group, ...]) -> None:
             "PRIMARY",
             b.site("group_status"),
             (group.name,),
+            check="group_known",
             group=group.name,
             notes=("the group exists; a running continuous sync check is noted",),
         )
@@ -335,6 +439,7 @@ def _preflight(b: _Builder, groups: tuple[Group, ...]) -> None:
                 "PRIMARY",
                 sql.LIBRARY_SUMMARY,
                 (library,),
+                check="object_count",
                 group=group.name,
                 subject=library,
                 notes=("object count and size for the save estimate",),
@@ -352,6 +457,8 @@ def _end_applications(b: _Builder, groups: tuple[Group, ...]) -> None:
                 subsystem.name, option="*CNTRLD", delay_seconds=apps.controlled_end_seconds
             ),
             subject=subsystem.name,
+            guard="subsystem_active",
+            accept=("OK", "INFO", "IN_PROGRESS", "ALREADY_DONE"),
             condition="if the subsystem is ACTIVE (CPF1054: already ended)",
         )
         b.wait(
@@ -359,8 +466,9 @@ def _end_applications(b: _Builder, groups: tuple[Group, ...]) -> None:
             "PRIMARY",
             sql.SUBSYSTEM_STATUS,
             (subsystem.library, subsystem.name),
+            {"kind": "subsystem_inactive"},
             until="STATUS = INACTIVE",
-            timeout=plan.timeouts.subsystem_end,
+            timeout=apps.controlled_end_seconds + plan.timeouts.subsystem_end,
             poll=plan.poll_intervals.subsystem,
             subject=subsystem.name,
         )
@@ -369,8 +477,9 @@ def _end_applications(b: _Builder, groups: tuple[Group, ...]) -> None:
             "PRIMARY",
             cl.build_endsbs_command(subsystem.name, option="*IMMED"),
             subject=subsystem.name,
-            condition=f"only if still not INACTIVE {apps.controlled_end_seconds} s after "
-            "the controlled end",
+            guard="wait_timed_out",
+            accept=("OK", "INFO", "IN_PROGRESS", "ALREADY_DONE"),
+            condition="only if the controlled end did not finish in time",
         )
     names = [subsystem.name for subsystem in apps.subsystems]
     b.query(
@@ -378,6 +487,8 @@ def _end_applications(b: _Builder, groups: tuple[Group, ...]) -> None:
         "PRIMARY",
         sql.SUBSYSTEM_USER_JOBS,
         (sql.subsystem_list_filter(names),),
+        check="no_user_jobs",
+        expect={"policy": apps.remaining_jobs},
         notes=(f"remaining user jobs: policy '{apps.remaining_jobs}'; none may remain",),
     )
     for group in groups:
@@ -387,6 +498,7 @@ def _end_applications(b: _Builder, groups: tuple[Group, ...]) -> None:
                 "PRIMARY",
                 sql.LIBRARY_OBJECT_LOCKS,
                 (library,),
+                check="no_foreign_locks",
                 group=group.name,
                 subject=library,
                 notes=("no lock may remain but this connection's job",),
@@ -395,15 +507,16 @@ def _end_applications(b: _Builder, groups: tuple[Group, ...]) -> None:
 
 def _mark_group(b: _Builder, group: Group) -> None:
     plan, phase, profile = b.plan, Phase.MARK_POSITIONS, b.profile
-    b.query(phase, "PRIMARY", b.site("group_status"), (group.name,), group=group.name)
-    if group.active_continuous_sync_check:
-        b.cl(
-            phase,
-            "PRIMARY",
-            profile.command("end_sync_check", group=group.name),
-            group=group.name,
-            condition="if a continuous sync check runs (icluster.md §4.1)",
-        )
+    status = b.site("group_status")
+    b.query(phase, "PRIMARY", status, (group.name,), check="group_known", group=group.name)
+    b.cl(
+        phase,
+        "PRIMARY",
+        profile.command("end_sync_check", group=group.name),
+        group=group.name,
+        guard="continuous_sync_check",
+        condition="if a continuous sync check runs (icluster.md §4.1)",
+    )
     b.cl(
         phase,
         "PRIMARY",
@@ -411,13 +524,15 @@ def _mark_group(b: _Builder, group: Group) -> None:
             "end_group", group=group.name, delay=plan.applications.controlled_end_seconds
         ),
         group=group.name,
+        guard="group_active",
         condition="if the group is active",
     )
     b.wait(
         phase,
         "PRIMARY",
-        b.site("group_status"),
+        status,
         (group.name,),
+        {"kind": "status_is", "status": profile.status.inactive},
         until=f"STATUS = {profile.status.inactive}",
         timeout=plan.timeouts.mark_positions,
         poll=plan.poll_intervals.event_log,
@@ -435,6 +550,13 @@ def _mark_group(b: _Builder, group: Group) -> None:
         "PRIMARY",
         b.site("event_log"),
         (group.name, MARK_START),
+        {
+            "kind": "event_message",
+            "group": group.name,
+            "success_ids": [profile.messages.mark_complete],
+            "failure_ids": [profile.messages.mark_failed],
+            "since": MARK_START,
+        },
         until=f"{profile.messages.mark_complete} for {group.name} after the mark started "
         f"({profile.messages.mark_failed} fails the group)",
         timeout=plan.timeouts.mark_positions,
@@ -448,7 +570,7 @@ def _save_group(b: _Builder, group: Group) -> None:
     plan, phase = b.plan, Phase.SAVE
     for library in group.libraries:
         savf = save_file_for_library(plan, library)
-        _fresh_save_file(b, phase, "PRIMARY", savf, group.name, library)
+        b.fresh_save_file(phase, "PRIMARY", savf, group.name)
         b.batch(
             phase,
             "PRIMARY",
@@ -456,11 +578,15 @@ def _save_group(b: _Builder, group: Group) -> None:
             action="SV",
             subject=library,
             group=group.name,
-            expect=f"CPC3722 with the object count of {library} (LIBRARY_INFO)",
+            expect={
+                "kind": "saved",
+                "library": library,
+                "describe": f"CPC3722 with the object count of {library}",
+            },
         )
     if group.ifs_paths:
         savf = save_file_for_ifs(plan, group.name)
-        _fresh_save_file(b, phase, "PRIMARY", savf, group.name, str(savf.name))
+        b.fresh_save_file(phase, "PRIMARY", savf, group.name)
         b.batch(
             phase,
             "PRIMARY",
@@ -468,11 +594,11 @@ def _save_group(b: _Builder, group: Group) -> None:
             action="SI",
             subject=str(savf.name),
             group=group.name,
-            expect="CPC370C, nothing not saved",
+            expect={"kind": "clean", "describe": "no escape, nothing not saved"},
         )
     if group.dlo_folders:
         savf = save_file_for_dlo(plan, group.name)
-        _fresh_save_file(b, phase, "PRIMARY", savf, group.name, str(savf.name))
+        b.fresh_save_file(phase, "PRIMARY", savf, group.name)
         b.batch(
             phase,
             "PRIMARY",
@@ -480,41 +606,20 @@ def _save_group(b: _Builder, group: Group) -> None:
             action="SD",
             subject=str(savf.name),
             group=group.name,
-            expect="CPC9063",
+            expect={"kind": "clean", "describe": "CPC9063, no escape"},
         )
-
-
-def _fresh_save_file(
-    b: _Builder, phase: Phase, node: Role, savf: QualifiedName, group: str | None, subject: str
-) -> None:
-    b.cl(
-        phase,
-        node,
-        cl.build_crtsavf_command(savf, text="iCluster resync"),
-        group=group,
-        subject=subject,
-        condition="CPF5813 (exists) is followed by CLRSAVF",
-    )
-    b.cl(
-        phase,
-        node,
-        cl.build_clrsavf_command(savf),
-        group=group,
-        subject=subject,
-        condition="only if CRTSAVF answered CPF5813",
-    )
 
 
 def _save_security_data(b: _Builder) -> None:
     savf = save_file_for_security_data(b.plan)
-    _fresh_save_file(b, Phase.SAVE, "PRIMARY", savf, None, str(savf.name))
+    b.fresh_save_file(Phase.SAVE, "PRIMARY", savf, None)
     b.batch(
         Phase.SAVE,
         "PRIMARY",
         cl.build_savsecdta_command(savf),
         action="SS",
         subject=str(savf.name),
-        expect="completion, no escape",
+        expect={"kind": "clean", "describe": "no escape"},
     )
 
 
@@ -525,6 +630,7 @@ def _restart_applications(b: _Builder) -> None:
             "PRIMARY",
             cl.build_strsbs_command(subsystem.name, library=subsystem.library),
             subject=subsystem.name,
+            accept=("OK", "INFO", "IN_PROGRESS", "ALREADY_DONE"),
             condition="after every mark and every save of this run is verified "
             "(CPF1010: already active)",
         )
@@ -535,7 +641,8 @@ def _with_security_data(plan: Plan, groups: tuple[Group, ...]) -> bool:
     return bool(plan.user_profiles) and any(group.system for group in groups)
 
 
-def _save_files(plan: Plan, groups: tuple[Group, ...]) -> list[tuple[str | None, QualifiedName]]:
+def save_files(plan: Plan, groups: tuple[Group, ...]) -> list[tuple[str | None, QualifiedName]]:
+    """Every save file a run moves, with its group (None: the security data)."""
     files: list[tuple[str | None, QualifiedName]] = []
     if _with_security_data(plan, groups):
         files.append((None, save_file_for_security_data(plan)))
@@ -550,9 +657,9 @@ def _save_files(plan: Plan, groups: tuple[Group, ...]) -> list[tuple[str | None,
 
 def _transfer(b: _Builder, groups: tuple[Group, ...]) -> None:
     phase, checksum = Phase.TRANSFER, b.profile.checksum_program
-    for group, savf in _save_files(b.plan, groups):
-        path = savf.save_file_path()
-        _fresh_save_file(b, phase, "BACKUP", savf, group, str(savf.name))
+    for group, savf in save_files(b.plan, groups):
+        path, subject = savf.save_file_path(), str(savf.name)
+        b.fresh_save_file(phase, "BACKUP", savf, group)
         b.steps.append(
             Step(
                 phase,
@@ -560,7 +667,7 @@ def _transfer(b: _Builder, groups: tuple[Group, ...]) -> None:
                 "SFTP",
                 f"PRIMARY:{path} -> BACKUP:{path}",
                 group=group,
-                subject=str(savf.name),
+                subject=subject,
                 changes_node=True,
                 notes=("streamed, no copy on the worker's disk",),
             )
@@ -571,22 +678,23 @@ def _transfer(b: _Builder, groups: tuple[Group, ...]) -> None:
                 Step(
                     phase,
                     node,
-                    "CL",
+                    "CHECKSUM",
                     line,
                     group=group,
-                    subject=str(savf.name),
+                    subject=subject,
                     shell=line,
                     notes=("checksums must match; retry on mismatch",),
                 )
             )
 
 
-def _confirm_backup(b: _Builder, phase: Phase, group: str | None = None) -> None:
+def _confirm_backup(b: _Builder, phase: Phase) -> None:
     b.query(
         phase,
         "BACKUP",
         b.site("local_node"),
-        group=group,
+        check="local_node",
+        expect={"node": b.plan.backup.name, "role": "BACKUP"},
         notes=(
             f"destructive steps follow: the node must answer ROLE=BACKUP NODE={b.plan.backup.name}",
         ),
@@ -610,7 +718,14 @@ def _clear(b: _Builder, groups: tuple[Group, ...], options: RunOptions) -> None:
     for group in groups:
         for library in group.libraries:
             b.query(
-                phase, "BACKUP", sql.LIBRARY_EXISTS, (library,), group=group.name, subject=library
+                phase,
+                "BACKUP",
+                sql.LIBRARY_EXISTS,
+                (library,),
+                check="found",
+                expect={"optional": True},
+                group=group.name,
+                subject=library,
             )
             b.cl(
                 phase,
@@ -618,6 +733,7 @@ def _clear(b: _Builder, groups: tuple[Group, ...], options: RunOptions) -> None:
                 cl.build_clrlib_command(library),
                 group=group.name,
                 subject=library,
+                guard="found",
                 condition="if the library exists on BACKUP",
             )
 
@@ -634,7 +750,7 @@ def _restore(b: _Builder, groups: tuple[Group, ...]) -> None:
             cl.build_rstusrprf_command(savf, plan.user_profiles),
             action="RP",
             subject=str(savf.name),
-            expect="CPC3705 (CPF3775 lists profiles not restored)",
+            expect={"kind": "clean", "describe": "CPC3705 (CPF3775: some not restored)"},
         )
     for group in groups:
         for library in group.libraries:
@@ -645,13 +761,18 @@ def _restore(b: _Builder, groups: tuple[Group, ...]) -> None:
                 action="RL",
                 subject=library,
                 group=group.name,
-                expect="CPC3703, or CPF3773 with 0 not restored",
+                expect={
+                    "kind": "restored",
+                    "library": library,
+                    "describe": "CPC3703, or CPF3773 with 0 not restored",
+                },
             )
             b.query(
                 phase,
                 "BACKUP",
                 sql.LIBRARY_SUMMARY,
                 (library,),
+                check="restored_count",
                 group=group.name,
                 subject=library,
                 notes=("restored count must equal the saved count",),
@@ -666,7 +787,7 @@ def _restore(b: _Builder, groups: tuple[Group, ...]) -> None:
                 action="RI",
                 subject=str(savf.name),
                 group=group.name,
-                expect="all objects restored",
+                expect={"kind": "clean", "describe": "all objects restored"},
             )
     for group in groups:
         if group.dlo_folders:
@@ -678,7 +799,7 @@ def _restore(b: _Builder, groups: tuple[Group, ...]) -> None:
                 action="RD",
                 subject=str(savf.name),
                 group=group.name,
-                expect="CPC9053",
+                expect={"kind": "clean", "describe": "CPC9053"},
             )
     if security:
         b.batch(
@@ -687,7 +808,7 @@ def _restore(b: _Builder, groups: tuple[Group, ...]) -> None:
             cl.build_rstaut_command(plan.user_profiles),
             action="RA",
             subject="RSTAUT",
-            expect="completion; RSTAUT is last (ibmi.md §5.2)",
+            expect={"kind": "clean", "describe": "RSTAUT is last (ibmi.md §5.2)"},
         )
 
 
@@ -697,6 +818,8 @@ def _start_cluster(b: _Builder) -> None:
         phase,
         "BACKUP",
         profile.command("start_cluster"),
+        guard="not_active",
+        subject=profile.product_subsystem,
         condition=f"if {profile.product_subsystem} or a node is not active",
     )
     for node in (plan.primary, plan.backup):
@@ -704,6 +827,8 @@ def _start_cluster(b: _Builder) -> None:
             phase,
             "PRIMARY",
             profile.command("start_node", node=node.name),
+            guard="not_active",
+            subject=node.name,
             condition="if the node is not active",
         )
         b.wait(
@@ -711,6 +836,7 @@ def _start_cluster(b: _Builder) -> None:
             "PRIMARY",
             b.site("node_status"),
             (node.name,),
+            {"kind": "status_is", "status": profile.status.active},
             until=f"STATUS = {profile.status.active}",
             timeout=plan.timeouts.subsystem_end,
             poll=plan.poll_intervals.subsystem,
@@ -732,6 +858,13 @@ def _sync_check(b: _Builder, phase: Phase, group: Group) -> None:
         "PRIMARY",
         b.site("event_log"),
         (group.name, SYNC_CHECK_START),
+        {
+            "kind": "event_message",
+            "group": group.name,
+            "success_ids": [profile.messages.sync_check_complete],
+            "failure_ids": [profile.messages.sync_check_failed],
+            "since": SYNC_CHECK_START,
+        },
         until=f"{profile.messages.sync_check_complete} for {group.name} "
         f"({profile.messages.sync_check_failed} fails)",
         timeout=plan.timeouts.sync_check,
@@ -751,15 +884,16 @@ def _start_group(b: _Builder, group: Group) -> None:
         "PRIMARY",
         profile.command("start_group_at_mark", group=group.name),
         group=group.name,
-        condition="only if the marked position is the one recorded in phase 2"
-        if group.system
-        else "after the SYSTEM group started",
+        guard="mark_recorded",
+        condition="only at the marked position recorded in phase 2"
+        + ("" if group.system else ", after the SYSTEM group started"),
     )
     b.wait(
         phase,
         "PRIMARY",
         b.site("group_status"),
         (group.name,),
+        {"kind": "status_is", "status": profile.status.active},
         until=f"STATUS = {profile.status.active}",
         timeout=plan.timeouts.latency,
         poll=plan.poll_intervals.latency,
@@ -774,6 +908,11 @@ def _latency(b: _Builder, group: Group) -> None:
         "PRIMARY",
         b.site("latency"),
         (group.name,),
+        {
+            "kind": "latency_resolved",
+            "threshold_seconds": plan.thresholds.latency_seconds,
+            "stable_polls": plan.thresholds.latency_stable_polls,
+        },
         until=f"source and apply latency <= {plan.thresholds.latency_seconds} s for "
         f"{plan.thresholds.latency_stable_polls} polls; frozen apply fails",
         timeout=plan.timeouts.latency,
@@ -784,14 +923,14 @@ def _latency(b: _Builder, group: Group) -> None:
 
 def _final(b: _Builder, group: Group) -> None:
     _sync_check(b, Phase.FINAL_SYNC_CHECK, group)
-    if group.active_continuous_sync_check:
-        b.cl(
-            Phase.FINAL_SYNC_CHECK,
-            "PRIMARY",
-            b.profile.command("start_continuous_sync_check", group=group.name),
-            group=group.name,
-            condition="it was running before the resync",
-        )
+    b.cl(
+        Phase.FINAL_SYNC_CHECK,
+        "PRIMARY",
+        b.profile.command("start_continuous_sync_check", group=group.name),
+        group=group.name,
+        guard="was_running",
+        condition="only if a continuous sync check ran before the resync",
+    )
 
 
 def resync_program(

@@ -188,6 +188,11 @@ def test_json_has_every_step_with_its_fields(steps: list[Step]) -> None:
         "job",
         "shell",
         "notes",
+        "guard",
+        "accept",
+        "check",
+        "expect",
+        "wait",
     }
 
 

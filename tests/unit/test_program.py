@@ -373,18 +373,20 @@ def test_an_unknown_group_in_the_options_is_refused(plan: Plan) -> None:
 
 
 def test_continuous_sync_check_is_ended_before_the_mark_and_restarted_at_the_end() -> None:
-    data = demo_data()
-    set_at(data, "groups[1].active_continuous_sync_check", True)
-    steps = resync_program(build_plan(data))
-    (end,) = where(steps, runs("ENDHASC"))
-    (restart,) = where(steps, runs("STRCNSC"))
-    assert steps[end].text == "ICLUSTER/ENDHASC GROUP(ORDERS)"
-    assert steps[restart].text == "ICLUSTER/STRCNSC GROUP(ORDERS)"
-    assert end < where(steps, runs("DMENDGRP", group="ORDERS"))[0]
-    final = [i for i in where(steps, runs("DMSTRSC", group="ORDERS"))]
-    assert steps[restart].phase == Phase.FINAL_SYNC_CHECK
-    assert final[-1] + 1 < restart  # after the final check and its wait
-    assert not where(resync_program(demo_plan()), runs("ENDHASC", "STRCNSC"))
+    """Whether a continuous check runs is seen at run time, so every group has both steps,
+    guarded: ENDHASC before the group is ended, STRCNSC after the final check's wait."""
+    steps = resync_program(demo_plan())
+    for group in ("SYSTEM", "ORDERS", "BILLING"):
+        (end,) = where(steps, runs("ENDHASC", group=group))
+        (restart,) = where(steps, runs("STRCNSC", group=group))
+        assert steps[end].text == f"ICLUSTER/ENDHASC GROUP({group})"
+        assert steps[end].guard == "continuous_sync_check"
+        assert steps[restart].text == f"ICLUSTER/STRCNSC GROUP({group})"
+        assert steps[restart].guard == "was_running"
+        assert end < where(steps, runs("DMENDGRP", group=group))[0]
+        final = where(steps, runs("DMSTRSC", group=group))
+        assert steps[restart].phase == Phase.FINAL_SYNC_CHECK
+        assert final[-1] + 1 < restart  # after the final check and its wait
 
 
 # ---- what each step carries ----------------------------------------------------------------
@@ -497,9 +499,9 @@ def test_what_is_saved_is_transferred_checked_and_restored(steps: list[Step]) ->
 
 def test_shell_lines(plan: Plan, steps: list[Step]) -> None:
     for step in steps:
-        if step.kind == "SBMJOB" or (step.kind == "CL" and command_of(step) != "sha256sum"):
+        if step.kind in ("SBMJOB", "CL"):
             assert step.shell == shell_line(step.text), step.text
-        elif step.kind == "CL":  # a checksum: a PASE program, not a CL command
+        elif step.kind == "CHECKSUM":  # a PASE program, not a CL command
             assert shlex.split(step.shell)[0] == plan.site_profile.checksum_program
         else:
             assert step.shell is None
@@ -598,7 +600,11 @@ def test_every_wait_has_its_timeout_and_poll_interval_from_the_plan() -> None:
     node_status = profile.statement("node_status").text
     latency = profile.statement("latency").text
     expected = {
-        (Phase.END_APPLICATIONS, sql.SUBSYSTEM_STATUS.text): (11, 1.5),
+        # the controlled end's DELAY, then the plan's subsystem_end timeout
+        (Phase.END_APPLICATIONS, sql.SUBSYSTEM_STATUS.text): (
+            plan.applications.controlled_end_seconds + 11,
+            1.5,
+        ),
         (Phase.MARK_POSITIONS, group_status): (22, 3.5),
         (Phase.MARK_POSITIONS, event_log): (22, 3.5),
         (Phase.START_CLUSTER, node_status): (11, 1.5),
