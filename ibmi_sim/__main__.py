@@ -1,0 +1,5 @@
+"""``python -m ibmi_sim up|down|status|guesses``."""
+
+from ibmi_sim.cli import main
+
+raise SystemExit(main())

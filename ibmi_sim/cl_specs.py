@@ -1,0 +1,355 @@
+"""Definitions of the CL commands the simulator accepts: keywords, required ones, value shapes.
+
+Why: IBM i refuses an unknown keyword, a missing required parameter or too many positional
+values before the command runs (diagnostic, then CPF0001; ibmi.md §5.4). The simulator must
+refuse the same strings, so every supported command lists its keywords here. Keyword lists come
+from ibmi.md §5.1 (SAVLIB/RSTLIB from the asup CPP stubs), §7.1 (ENDSBS/STRSBS/SBMJOB).
+
+[G] The positional limits (how many leading parameters may be given without keyword, IBM's
+MAXPOS) are recalled, not checked; they are the ``positional`` tuples below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ibmi_sim.cl_parser import (
+    CLCommand,
+    CLParseError,
+    CommandSpecLike,
+    CommandString,
+    Element,
+    Parameter,
+    Qualified,
+    QuotedString,
+    Word,
+    WordKind,
+    element_text,
+)
+
+
+@dataclass(frozen=True)
+class P:
+    """One parameter definition.
+
+    kind: NAME (name or special), QUAL (optionally qualified name), JOB (job name, optionally
+    nnnnnn/USER/NAME), INT (integer or special), STR (string or single word), ANY (no shape
+    check, e.g. element lists), CMD (a command string).
+    """
+
+    kind: str = "ANY"
+    required: bool = False
+    max_values: int = 1
+    specials: frozenset[str] | None = None  # None: any special value passes the shape check
+    generic: bool = False
+
+
+def _s(*values: str) -> frozenset[str]:
+    return frozenset(values)
+
+
+@dataclass(frozen=True)
+class Spec(CommandSpecLike):
+    """A command definition: its parameters and positional order."""
+
+    name: str
+    params: dict[str, P]
+    positional: tuple[str, ...] = field(default_factory=tuple)
+
+    def kind_of(self, keyword: str) -> str | None:
+        param = self.params.get(keyword)
+        return param.kind if param else None
+
+    def bind(self, command: CLCommand) -> CLCommand:
+        """Give positional values their keywords and check keywords and values."""
+        bound: list[Parameter] = []
+        seen: set[str] = set()
+        positional_index = 0
+        keyword_seen = False
+        for param in command.params:
+            if param.keyword is None:
+                shown = " ".join(element_text(v) for v in param.values)
+                if keyword_seen:
+                    raise CLParseError(self.name, "CPD0085", shown)
+                if positional_index >= len(self.positional):
+                    raise CLParseError(self.name, "CPD0071", shown, self.name)
+                keyword = self.positional[positional_index]
+                positional_index += 1
+            else:
+                keyword = param.keyword
+                keyword_seen = True
+            definition = self.params.get(keyword)
+            if definition is None:
+                raise CLParseError(self.name, "CPD0043", keyword)
+            if keyword in seen:
+                raise CLParseError(self.name, "CPD0076", keyword)
+            seen.add(keyword)
+            if not param.values:
+                continue  # KWD() is the same as not specifying it [G]
+            if len(param.values) > definition.max_values:
+                raise CLParseError(self.name, "CPD0084", keyword)
+            for value in param.values:
+                _check_value(self.name, keyword, definition, value)
+            bound.append(Parameter(keyword, param.values))
+        for keyword, definition in self.params.items():
+            if definition.required and keyword not in {p.keyword for p in bound}:
+                raise CLParseError(self.name, "CPD0072", keyword)
+        return CLCommand(command.name, command.library, tuple(bound))
+
+
+_LIB_SPECIALS = _s("*LIBL", "*CURLIB", "*USRLIBL", "*ALL", "*ALLUSR")
+
+
+def _check_value(cmd: str, keyword: str, definition: P, value: Element) -> None:
+    """Shape check of one top-level value, as the command prompter would do."""
+    kind = definition.kind
+    if kind in ("ANY", "CMD"):
+        if kind == "CMD" and not isinstance(value, CommandString):
+            raise CLParseError(cmd, "CPD0086", element_text(value), keyword)
+        return
+    if kind == "STR":
+        if isinstance(value, (QuotedString, Word)):
+            return
+        raise CLParseError(cmd, "CPD0086", element_text(value), keyword)
+    if kind == "JOB" and isinstance(value, Qualified):
+        if len(value.parts) == 3 and value.parts[0].kind is WordKind.NUMBER:
+            return
+        if len(value.parts) in (2, 3) and all(p.kind is WordKind.NAME for p in value.parts):
+            return
+        raise CLParseError(cmd, "CPD0086", element_text(value), keyword)
+    if kind == "QUAL" and isinstance(value, Qualified):
+        lib, obj = value.parts[0], value.parts[-1]
+        if len(value.parts) != 2:
+            raise CLParseError(cmd, "CPD0086", element_text(value), keyword)
+        lib_ok = lib.kind is WordKind.NAME or (
+            lib.kind is WordKind.SPECIAL and lib.text in _LIB_SPECIALS
+        )
+        obj_ok = obj.kind is WordKind.NAME or (definition.generic and obj.kind is WordKind.GENERIC)
+        if not (lib_ok and obj_ok):
+            raise CLParseError(cmd, "CPD0078", element_text(value), keyword)
+        return
+    if not isinstance(value, Word):
+        raise CLParseError(cmd, "CPD0086", element_text(value), keyword)
+    if value.kind is WordKind.SPECIAL:
+        if definition.specials is not None and value.text not in definition.specials:
+            raise CLParseError(cmd, "CPD0086", value.text, keyword)
+        return
+    if kind == "INT":
+        if value.kind is not WordKind.NUMBER or not value.text.lstrip("+-").isdigit():
+            raise CLParseError(cmd, "CPD0086", value.text, keyword)
+        return
+    if value.kind is WordKind.GENERIC and definition.generic:
+        return
+    if value.kind is not WordKind.NAME:
+        raise CLParseError(cmd, "CPD0078", value.text, keyword)
+
+
+def _spec(name: str, positional: Iterable[str], **params: P) -> Spec:
+    return Spec(name, dict(params), tuple(positional))
+
+
+_ANY = P()
+_STR = P("STR")
+_NAME = P("NAME")
+_QUAL = P("QUAL")
+_YESNO = P("NAME", specials=_s("*YES", "*NO"))
+
+# Common save-command keywords (ibmi.md §5.1, SAVLIB list from asup QSRSLCPR).
+_SAVE_COMMON: dict[str, P] = {
+    "DEV": P("NAME", required=True, max_values=4),
+    "VOL": P("ANY", max_values=75),
+    "SEQNBR": _ANY,
+    "LABEL": _ANY,
+    "EXPDATE": _ANY,
+    "ENDOPT": P("NAME", specials=_s("*REWIND", "*LEAVE", "*UNLOAD")),
+    "USEOPTBLK": _YESNO,
+    "SAVF": _QUAL,
+    "TGTRLS": _NAME,
+    "UPDHST": _YESNO,
+    "CLEAR": P("NAME", specials=_s("*NONE", "*ALL", "*AFTER", "*REPLACE")),
+    "PRECHK": _YESNO,
+    "SAVACT": P("NAME", specials=_s("*NO", "*LIB", "*SYNCLIB", "*SYSDFN")),
+    "SAVACTWAIT": P("ANY", max_values=3),
+    "SAVACTMSGQ": _QUAL,
+    "SAVACTOPT": P("ANY", max_values=4),
+    "ACCPTH": P("NAME", specials=_s("*SYSVAL", "*NO", "*YES")),
+    "SAVFDTA": _YESNO,
+    "SPLFDTA": P("NAME", specials=_s("*NONE", "*ALL")),
+    "QDTA": P("NAME", specials=_s("*NONE", "*DTAQ")),
+    "PVTAUT": _YESNO,
+    "STG": P("NAME", specials=_s("*KEEP", "*FREE")),
+    "DTACPR": P("NAME", specials=_s("*DEV", "*NO", "*YES", "*LOW", "*MEDIUM", "*HIGH")),
+    "COMPACT": P("NAME", specials=_s("*DEV", "*NO")),
+    "OMITLIB": P("NAME", max_values=300, generic=True),
+    "OMITOBJ": P("ANY", max_values=300),
+    "ASPDEV": _ANY,
+    "OUTPUT": P("NAME", specials=_s("*NONE", "*PRINT", "*OUTFILE")),
+    "OUTFILE": _QUAL,
+    "OUTMBR": P("ANY", max_values=2),
+    "INFTYPE": P("NAME", specials=_s("*OBJ", "*LIB", "*MBR", "*ERR")),
+    "SELECT": P("ANY", max_values=300),
+    "SYNCID": _NAME,
+}
+
+# Restore keywords (ibmi.md §5.1, RSTLIB list from asup QSRRLCPR).
+_RESTORE_COMMON: dict[str, P] = {
+    "DEV": P("NAME", required=True, max_values=4),
+    "VOL": P("ANY", max_values=75),
+    "SEQNBR": _ANY,
+    "LABEL": _ANY,
+    "ENDOPT": P("NAME", specials=_s("*REWIND", "*LEAVE", "*UNLOAD")),
+    "SAVF": _QUAL,
+    "OPTION": P("NAME", specials=_s("*ALL", "*NEW", "*OLD", "*FREE")),
+    "MBROPT": P("NAME", specials=_s("*MATCH", "*ALL", "*NEW", "*OLD")),
+    "ALWOBJDIF": P("ANY", max_values=7),
+    "FRCOBJCVN": P("ANY", max_values=2),
+    "RSTLIB": P("NAME", specials=_s("*SAVLIB")),
+    "RSTASPDEV": _ANY,
+    "RSTASP": _ANY,
+    "PVTAUT": _YESNO,
+    "SPLFDTA": P("NAME", specials=_s("*NEW", "*NONE")),
+    "DFRID": _ANY,
+    "SAVDATE": _ANY,
+    "SAVTIME": _ANY,
+    "SAVASPDEV": _ANY,
+    "OMITLIB": P("NAME", max_values=300, generic=True),
+    "OMITOBJ": P("ANY", max_values=300),
+    "OUTPUT": P("NAME", specials=_s("*NONE", "*PRINT", "*OUTFILE")),
+    "OUTFILE": _QUAL,
+    "OUTMBR": P("ANY", max_values=2),
+    "INFTYPE": P("NAME", specials=_s("*ALL", "*ERR", "*MBR")),
+    "SELECT": P("ANY", max_values=300),
+}
+
+SPECS: dict[str, Spec] = {
+    s.name: s
+    for s in (
+        _spec(
+            "CRTSAVF",
+            ["FILE", "TEXT"],
+            FILE=P("QUAL", required=True),
+            MAXRCDS=P("INT", specials=_s("*NOMAX")),
+            ASP=_ANY,
+            TEXT=_STR,
+            AUT=_NAME,
+        ),
+        _spec("CLRSAVF", ["FILE"], FILE=P("QUAL", required=True)),
+        _spec(
+            "DLTF",
+            ["FILE"],
+            FILE=P("QUAL", required=True, max_values=50, generic=True),
+            SYSTEM=P("NAME", specials=_s("*LCL", "*RMT", "*FILETYPE")),
+            RMVCST=P("NAME", specials=_s("*RESTRICT", "*REMOVE", "*KEEP")),
+        ),
+        _spec(
+            "CRTLIB",
+            ["LIB", "TYPE", "TEXT"],
+            LIB=P("NAME", required=True, specials=frozenset()),
+            TYPE=P("NAME", specials=_s("*PROD", "*TEST")),
+            ASP=_ANY,
+            ASPDEV=_ANY,
+            TEXT=_STR,
+            AUT=_NAME,
+            CRTAUT=_NAME,
+            CRTOBJAUD=_NAME,
+        ),
+        _spec("DLTLIB", ["LIB"], LIB=P("NAME", required=True, specials=frozenset()), ASPDEV=_ANY),
+        _spec(
+            "CLRLIB",
+            ["LIB"],
+            LIB=P("NAME", required=True, specials=_s("*CURLIB")),
+            ASPDEV=_ANY,
+        ),
+        _spec(
+            "CHKOBJ",
+            ["OBJ", "OBJTYPE", "MBR", "AUT"],
+            OBJ=P("QUAL", required=True),
+            OBJTYPE=P("NAME", required=True),
+            MBR=_NAME,
+            AUT=P("NAME", max_values=11),
+        ),
+        # ibmi.md §7.1: ENDSBS SBS OPTION DELAY ENDSBSOPT (+BCHTIMLMT [G]).
+        _spec(
+            "ENDSBS",
+            ["SBS", "OPTION", "DELAY"],
+            SBS=P("NAME", required=True, specials=_s("*ALL")),
+            OPTION=P("NAME", specials=_s("*CNTRLD", "*IMMED")),
+            DELAY=P("INT", specials=_s("*NOLIMIT")),
+            ENDSBSOPT=P(
+                "NAME", max_values=3, specials=_s("*DFT", "*NOJOBLOG", "*CHGPTY", "*CHGTSL")
+            ),
+            BCHTIMLMT=P("INT", specials=_s("*NOMAX")),
+        ),
+        _spec("STRSBS", ["SBSD"], SBSD=P("QUAL", required=True)),
+        _spec(
+            "SAVLIB",
+            ["LIB", "DEV"],
+            LIB=P(
+                "NAME",
+                required=True,
+                max_values=300,
+                generic=True,
+                specials=_s("*NONSYS", "*ALLUSR", "*IBM", "*SELECT", "*USRSPC"),
+            ),
+            **_SAVE_COMMON,
+        ),
+        _spec(
+            "RSTLIB",
+            ["SAVLIB", "DEV"],
+            SAVLIB=P(
+                "NAME",
+                required=True,
+                max_values=300,
+                generic=True,
+                specials=_s("*NONSYS", "*ALLUSR", "*IBM", "*ANY", "*SELECT"),
+            ),
+            **_RESTORE_COMMON,
+        ),
+        # ibmi.md §7.1: SBMJOB CMD(...) completion CPC1221 with the qualified job name.
+        _spec(
+            "SBMJOB",
+            ["CMD", "JOB", "JOBD", "JOBQ"],
+            CMD=P("CMD"),
+            JOB=P("NAME", specials=_s("*JOBD")),
+            JOBD=_QUAL,
+            JOBQ=_QUAL,
+            JOBPTY=_ANY,
+            OUTPTY=_ANY,
+            PRTDEV=_ANY,
+            OUTQ=_ANY,
+            USER=P("NAME", specials=_s("*CURRENT", "*JOBD")),
+            PRTTXT=_ANY,
+            RTGDTA=_ANY,
+            RQSDTA=_ANY,
+            SYSLIBL=_ANY,
+            CURLIB=_ANY,
+            INLLIBL=P("NAME", max_values=250),
+            INLASPGRP=_ANY,
+            LOG=P("ANY", max_values=3),
+            LOGCLPGM=_ANY,
+            LOGOUTPUT=_ANY,
+            OUTQPTY=_ANY,
+            HOLD=_YESNO,
+            SCDDATE=_ANY,
+            SCDTIME=_ANY,
+            DATE=_ANY,
+            SWS=_ANY,
+            DSPSBMJOB=_ANY,
+            MSGQ=_ANY,
+            SRTSEQ=_ANY,
+            LANGID=_ANY,
+            CNTRYID=_ANY,
+            CCSID=_ANY,
+            BCHTIMLMT=_ANY,
+            JOBMSGQMX=_ANY,
+            JOBMSGQFL=_ANY,
+            ALWMLTTHD=_ANY,
+            SPLFACN=_ANY,
+            ACGCDE=_ANY,
+            CPYENVVAR=_YESNO,
+        ),
+    )
+}
+
+__all__ = ["SPECS", "P", "Spec"]

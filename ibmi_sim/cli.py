@@ -1,0 +1,171 @@
+"""Command line: one command starts the pair, one stops it (issue 3 item 2).
+
+``up`` daemonises by re-running itself with ``--foreground`` in a new session, and returns once
+``connections.json`` names the child's pid (so callers can connect at once); ``down`` sends
+SIGTERM to the pid in the pid file and waits. ``down --drop-databases`` also drops both node
+databases (tests use it to leave nothing behind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ibmi_sim import db
+from ibmi_sim.config import DEFAULT_STATE_DIR, SimConfig, load_config
+from ibmi_sim.pair import CONFIG_COPY, CONNECTIONS_FILE, PID_FILE, serve
+
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie counts as gone (the daemon's parent is init, which
+    may reap it late)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+def _read_pid(state: Path) -> int | None:
+    try:
+        return int((state / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _up(args: argparse.Namespace) -> int:
+    state: Path = args.state
+    pid = _read_pid(state)
+    if pid is not None and _alive(pid):
+        print(f"ibmi_sim already running (pid {pid}); run 'python -m ibmi_sim down' first")
+        return 1
+    cfg = load_config(args.config)
+    state.mkdir(parents=True, exist_ok=True)
+    if args.foreground:
+        return _run_foreground(cfg, state, args.reset)
+    (state / CONNECTIONS_FILE).unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "ibmi_sim", "up", "--foreground", "--state", str(state)]
+    if args.config:
+        cmd += ["--config", str(args.config)]
+    if args.reset:
+        cmd.append("--reset")
+    log_file = (state / "sim.log").open("ab")
+    child = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            print(f"ibmi_sim failed to start (exit {child.returncode}); see {state / 'sim.log'}")
+            return 1
+        with contextlib.suppress(OSError, ValueError):
+            info = json.loads((state / CONNECTIONS_FILE).read_text())
+            if info.get("pid") == child.pid:
+                print(state / CONNECTIONS_FILE)
+                return 0
+        time.sleep(0.1)
+    child.terminate()
+    print(f"ibmi_sim did not start within {START_TIMEOUT_S:.0f} s; see {state / 'sim.log'}")
+    return 1
+
+
+def _run_foreground(cfg: SimConfig, state: Path, reset: bool) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    pid_file = state / PID_FILE
+    pid_file.write_text(f"{os.getpid()}\n")
+    try:
+        asyncio.run(serve(cfg, state, reset=reset))
+    finally:
+        if _read_pid(state) == os.getpid():
+            pid_file.unlink(missing_ok=True)
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    state: Path = args.state
+    pid = _read_pid(state)
+    status = 0
+    if pid is None or not _alive(pid):
+        print("ibmi_sim is not running")
+        (state / PID_FILE).unlink(missing_ok=True)
+    else:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            status = 1
+            print(f"ibmi_sim (pid {pid}) did not stop in time; killed")
+        (state / PID_FILE).unlink(missing_ok=True)
+        (state / CONNECTIONS_FILE).unlink(missing_ok=True)
+    if args.drop_databases:
+        copy = state / CONFIG_COPY
+        cfg = SimConfig.model_validate_json(copy.read_text()) if copy.exists() else SimConfig()
+        for node_cfg in cfg.nodes.values():
+            asyncio.run(db.drop_database(cfg.maintenance_url(), node_cfg.database))
+    return status
+
+
+def _status(args: argparse.Namespace) -> int:
+    pid = _read_pid(args.state)
+    if pid is None or not _alive(pid):
+        print("ibmi_sim is not running")
+        return 1
+    print((args.state / CONNECTIONS_FILE).read_text())
+    return 0
+
+
+def _guesses(args: argparse.Namespace) -> int:
+    from ibmi_sim.guesses import report
+
+    print(report())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ibmi_sim", description=__doc__)
+    sub = parser.add_subparsers(dest="action", required=True)
+    up = sub.add_parser("up", help="start the PRIMARY/BACKUP pair")
+    up.add_argument("--config", type=Path, help="YAML config (defaults built in)")
+    up.add_argument("--reset", action="store_true", help="drop and recreate the node databases")
+    up.add_argument("--foreground", action="store_true", help="do not daemonise")
+    down = sub.add_parser("down", help="stop the pair")
+    down.add_argument("--drop-databases", action="store_true", help="also drop both databases")
+    status = sub.add_parser("status", help="print connections.json when running")
+    sub.add_parser("guesses", help="list every guessed behaviour and message text")
+    for p in (up, down, status):
+        p.add_argument("--state", type=Path, default=DEFAULT_STATE_DIR, help="state directory")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.action == "guesses":
+        return _guesses(args)
+    args.state = args.state.resolve()
+    actions = {"up": _up, "down": _down, "status": _status}
+    return actions[args.action](args)

@@ -1,0 +1,209 @@
+"""Configuration of the simulated pair: nodes, ports, seed data, time and size scales.
+
+Why pydantic: the config is the contract between a demo/benchmark and the simulator; a typo in a
+library name (more than 10 characters, lower case) must fail when the file is loaded, not as a
+confusing CL error later. Every field has a default so ``python -m ibmi_sim up`` works without a
+file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import BaseModel, Field, field_validator
+
+NodeKey = Literal["primary", "backup"]
+NODE_KEYS: tuple[NodeKey, NodeKey] = ("primary", "backup")
+_NAME_RE = re.compile(r"^[A-Z$#@][A-Z0-9$#@_.]{0,9}$")
+STATE_DIR_ENV = "IBMI_SIM_STATE_DIR"
+DEFAULT_STATE_DIR = Path(
+    os.environ.get(STATE_DIR_ENV) or Path(__file__).resolve().parent.parent / ".state" / "sim"
+)
+
+
+def _ibm_name(value: str) -> str:
+    """Apply IBM's *NAME rule (ibmi.md §6: names are upper case on IBM i)."""
+    upper = value.upper()
+    if not _NAME_RE.match(upper):
+        raise ValueError(f"{value!r} is not an IBM i name (A-Z $ # @ first, at most 10)")
+    return upper
+
+
+class LibrarySeed(BaseModel):
+    """A user library created on both nodes with ``objects`` objects totalling ``data_mb``."""
+
+    name: str
+    objects: int = Field(20, ge=0)
+    data_mb: float = Field(50.0, ge=0)
+    text: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _check(cls, value: str) -> str:
+        return _ibm_name(value)
+
+
+class SubsystemSeed(BaseModel):
+    """A subsystem description and the nodes where it is active at start."""
+
+    name: str
+    library: str = "QSYS"
+    active_on: list[NodeKey] = Field(default_factory=lambda: ["primary", "backup"])
+
+    @field_validator("name", "library")
+    @classmethod
+    def _check(cls, value: str) -> str:
+        return _ibm_name(value)
+
+
+class UserSeed(BaseModel):
+    """A user profile (USER_INFO-like attributes) and its private authorities on libraries."""
+
+    name: str
+    user_class: str = "*USER"
+    special_authorities: list[str] = Field(default_factory=list)
+    group_profile: str | None = None
+    text: str = ""
+    library_authorities: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _check(cls, value: str) -> str:
+        return _ibm_name(value)
+
+
+class GroupSeed(BaseModel):
+    """A replication group (iCluster behaviour comes later; the scope is stored now)."""
+
+    name: str
+    libraries: list[str]
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _check(cls, value: str) -> str:
+        return _ibm_name(value)
+
+    @field_validator("libraries")
+    @classmethod
+    def _libs(cls, value: list[str]) -> list[str]:
+        return [_ibm_name(x) for x in value]
+
+
+class NodeConfig(BaseModel):
+    """One node: its IBM i system name, role, SSH endpoint and database."""
+
+    system_name: str
+    role: Literal["PRIMARY", "BACKUP"]
+    host: str = "127.0.0.1"
+    ssh_port: int = Field(0, ge=0, le=65535)  # 0: pick a free port, reported in connections.json
+    database: str
+
+
+class Timing(BaseModel):
+    """Durations before time scaling; [G] every figure (no public measurements)."""
+
+    save_mb_per_s: float = 200.0
+    restore_mb_per_s: float = 150.0
+    endsbs_immed_s: float = 2.0
+    endsbs_cntrld_s: float = 10.0
+    job_start_s: float = 0.2
+
+
+def _default_libraries() -> list[LibrarySeed]:
+    return [
+        LibrarySeed(name="APPLIB1", objects=30, data_mb=120, text="Orders"),
+        LibrarySeed(name="APPLIB2", objects=20, data_mb=60, text="Stock"),
+        LibrarySeed(name="APPLIB3", objects=10, data_mb=20, text="Reference data"),
+        LibrarySeed(name="SAVFLIB", objects=0, data_mb=0, text="Save files for the resync"),
+        LibrarySeed(name="QGPL", objects=0, data_mb=0, text="General purpose library"),
+    ]
+
+
+def _default_subsystems() -> list[SubsystemSeed]:
+    system = [SubsystemSeed(name=n) for n in ("QCTL", "QBATCH", "QINTER", "QUSRWRK", "QSYSWRK")]
+    return [
+        *system,
+        SubsystemSeed(name="QSERVER"),
+        SubsystemSeed(name="XDMCLUSTER", library="ICLUSTER"),  # icluster.md §1 [V] name
+        SubsystemSeed(name="APPSBS", library="QGPL", active_on=["primary"]),
+    ]
+
+
+def _default_users() -> list[UserSeed]:
+    return [
+        UserSeed(name="QSECOFR", user_class="*SECOFR", special_authorities=["*ALLOBJ", "*SAVSYS"]),
+        UserSeed(
+            name="SIMUSER",
+            user_class="*SECOFR",
+            special_authorities=["*ALLOBJ", "*SAVSYS", "*JOBCTL"],
+            text="Automation profile (SSH login of the product)",
+        ),
+        UserSeed(name="DMCLUSTER", user_class="*SYSOPR", text="iCluster (icluster.md §1)"),
+        UserSeed(
+            name="APPUSER",
+            library_authorities={"APPLIB1": "*CHANGE", "APPLIB2": "*CHANGE", "APPLIB3": "*USE"},
+        ),
+    ]
+
+
+def _default_groups() -> list[GroupSeed]:
+    return [
+        GroupSeed(name="GRP01", libraries=["APPLIB1"]),
+        GroupSeed(name="GRP02", libraries=["APPLIB2", "APPLIB3"]),
+    ]
+
+
+class SimConfig(BaseModel):
+    """Everything the pair needs; load with :func:`load_config`."""
+
+    server_url: str = "postgresql://postgres@127.0.0.1:5432/"
+    ssh_user: str = "simuser"
+    ssh_password: str = "simpass1"
+    time_scale: float = Field(1.0, gt=0)  # real seconds = nominal seconds * time_scale
+    size_scale: float = Field(1e-4, gt=0)  # save-file bytes per nominal object byte
+    timing: Timing = Field(default_factory=Timing)
+    nodes: dict[NodeKey, NodeConfig] = Field(
+        default_factory=lambda: {
+            "primary": NodeConfig(
+                system_name="SIMPRIM", role="PRIMARY", database="ibmi_sim_primary"
+            ),
+            "backup": NodeConfig(system_name="SIMBACK", role="BACKUP", database="ibmi_sim_backup"),
+        }
+    )
+    libraries: list[LibrarySeed] = Field(default_factory=_default_libraries)
+    subsystems: list[SubsystemSeed] = Field(default_factory=_default_subsystems)
+    user_profiles: list[UserSeed] = Field(default_factory=_default_users)
+    replication_groups: list[GroupSeed] = Field(default_factory=_default_groups)
+
+    def scaled(self, nominal_seconds: float) -> float:
+        """Real seconds for a nominal duration (the one time-scale setting, issue 3 item 9)."""
+        return nominal_seconds * self.time_scale
+
+    def database_url(self, database: str) -> str:
+        """``server_url`` with its path replaced by ``database``."""
+        parts = urlsplit(self.server_url)
+        return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, ""))
+
+    def maintenance_url(self) -> str:
+        """URL of the server's ``postgres`` database, used to create and drop node databases."""
+        return self.database_url("postgres")
+
+
+SERVER_URL_ENV = "IBMI_SIM_SERVER_URL"
+
+
+def load_config(path: Path | None) -> SimConfig:
+    """Read a YAML file (missing keys take the defaults); None gives the default config.
+
+    ``IBMI_SIM_SERVER_URL`` in the environment overrides ``server_url`` (CI machines differ).
+    """
+    data = (yaml.safe_load(path.read_text()) or {}) if path is not None else {}
+    if os.environ.get(SERVER_URL_ENV):
+        data["server_url"] = os.environ[SERVER_URL_ENV]
+    return SimConfig.model_validate(data)

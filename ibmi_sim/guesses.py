@@ -1,0 +1,53 @@
+"""Every simulator behaviour that is a guess, in one place (message texts are in messages.py).
+
+Why: issue 3 asks the closing note to list every guessed behaviour, and each one should be
+checked on a real IBM i before anyone relies on it. ``python -m ibmi_sim guesses`` prints this
+table together with the guessed message ids and texts of :mod:`ibmi_sim.messages`.
+"""
+
+from __future__ import annotations
+
+from ibmi_sim.messages import guessed
+
+BEHAVIOUR_GUESSES: tuple[tuple[str, str], ...] = (
+    ("CL parser", "Positional limits per command (IBM's MAXPOS) in cl_specs.py are recalled."),
+    ("CL parser", "KWD() with nothing inside counts as not specified (so a required one fails)."),
+    ("CL parser", "Syntax and unknown-command errors end with CPF0001 (not CPF0006)."),
+    ("CL parser", "Extended names in double quotes are refused (no command in scope uses them)."),
+    ("system", "-v echoes the command on stdout first; usage error exits 1 with a usage line."),
+    ("system", "Diagnostics sent by a command that then succeeds are printed on stdout."),
+    ("system", "Jobs run as QP0ZSPWP, type BCI, in QUSRWRK; the SSH user is the job user."),
+    ("system", "A CL job handed to the node runs to its end when the SSH session drops."),
+    ("*LIBL", "*LIBL searches QSYS, QUSRSYS, QGPL; *CURLIB is QGPL."),
+    ("CRTSAVF", "Completion CPC7301 (seen for CRTPF); CPF9810 for a missing library."),
+    ("CLRSAVF", "Sends no completion message."),
+    ("SAVLIB", "A save file in the saved library is left out silently (real: maybe CPF3771)."),
+    ("SAVLIB", "Save file with data and CLEAR(*NONE): CPA4067 answered C, then CPF3794."),
+    ("SAVLIB", "DEV other than *SAVF is CPF9814; several/generic libraries with *SAVF CPF3737."),
+    ("SAVLIB/RSTLIB", "Duration = nominal bytes / configured MB/s x time_scale (no sharing yet)."),
+    ("save file", "Records of 528 bytes; archive layout and checksum are the simulator's own."),
+    ("RSTLIB", "Damaged or truncated save file: diagnostic CPF3743, escape CPF3794."),
+    ("RSTLIB", "Empty save file, or one of another library: CPF3780."),
+    (
+        "RSTLIB",
+        "OPTION(*NEW/*OLD) skip objects silently; ALWOBJDIF/MBROPT are accepted, no effect.",
+    ),
+    ("CLRLIB", "Completion CPC2195 'Library &1 cleared.' (no source found)."),
+    ("ENDSBS", "Time to end: endsbs_immed_s for *IMMED, endsbs_cntrld_s capped by DELAY."),
+    ("ENDSBS", "Ending an ENDING subsystem is CPF1053; SBS(*ALL) is not simulated."),
+    ("STRSBS", "Unknown subsystem description CPF1019; STRSBS on an ENDING one is CPF1010."),
+    ("SBMJOB", "JOB(*JOBD) names the job QDFTJOBD; JOBQ defaults to QGPL/QBATCH."),
+    ("SBMJOB", "A job queue is served by the subsystem of the same name; *JOBQ until active."),
+    ("SBMJOB", "Batch job log ends with CPF1241 / CPF1240; finished jobs show status *OUTQ."),
+    ("SFTP", "A put to /QSYS.LIB/...FILE needs CRTSAVF first (ibmi.md gap 8)."),
+    ("seed", "Object type mix and size distribution of generated libraries."),
+)
+
+
+def report() -> str:
+    """Human-readable list of every guess (behaviours, then message ids and texts)."""
+    lines = ["Guessed behaviours:"]
+    lines += [f"  [{area}] {text}" for area, text in BEHAVIOUR_GUESSES]
+    lines.append("Guessed message ids or texts (ibmi_sim/messages.py):")
+    lines += [f"  {m.msg_id} ({m.label}): {m.text}" for m in guessed()]
+    return "\n".join(lines)

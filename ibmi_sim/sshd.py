@@ -1,0 +1,244 @@
+"""SSH and SFTP server of one node (asyncssh), with IBM i exec and path semantics.
+
+Exec (ibmi.md §2): the command line goes to ``/bin/sh -c`` with the node's ``system`` first on
+PATH, exactly as the IBM i SSH daemon hands it to a PASE shell. SFTP (§6): ``/QSYS.LIB/L.LIB/
+F.FILE`` is the bytes of save file F, readable and writable once CRTSAVF made it (method A; a put
+to a save file that does not exist is refused, the pre-create rule of §6 and gap 8 [G]); names
+under /QSYS.LIB are case-insensitive; other paths are a scratch tree; nothing escapes the root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import posixpath
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncssh
+
+from ibmi_sim.bridge import shell_environment
+from ibmi_sim.commands import refresh_savf_object
+
+if TYPE_CHECKING:
+    from ibmi_sim.node import Node
+
+QSYS = b"QSYS.LIB"
+
+
+def ensure_key(path: Path, algorithm: str) -> asyncssh.SSHKey:
+    """Load the key at ``path``, generating it once (host keys must persist, issue 3 item 2)."""
+    if path.exists():
+        return asyncssh.read_private_key(str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = asyncssh.generate_private_key(algorithm)
+    fmt = "pkcs1-pem" if algorithm == "ssh-rsa" else "openssh"
+    key.write_private_key(str(path), fmt)
+    path.chmod(0o600)
+    key.write_public_key(str(path) + ".pub")
+    return key
+
+
+class _Server(asyncssh.SSHServer):
+    """Password and public-key authentication of the one automation user."""
+
+    def __init__(self, node: Node, client_key: asyncssh.SSHKey) -> None:
+        self.node = node
+        self.client_key = client_key
+
+    def _user_ok(self, username: str) -> bool:
+        return username.lower() == self.node.cfg.ssh_user.lower()
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return self._user_ok(username) and password == self.node.cfg.ssh_password
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        return self._user_ok(username) and key.public_data == self.client_key.public_data
+
+
+class QsysSFTPServer(asyncssh.SFTPServer):
+    """SFTP over the node's root, mapping /QSYS.LIB names to upper case."""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel, node: Node) -> None:
+        self._node = node
+        self._root = os.fsencode(node.root)
+        self._written: dict[int, tuple[str, str]] = {}
+        user = str(chan.get_extra_info("username") or node.cfg.ssh_user).lower()
+        self._home = b"/home/" + os.fsencode(user)  # relative paths start here [I]
+        super().__init__(chan, chroot=self._root)
+
+    def map_path(self, path: bytes) -> bytes:
+        normal = posixpath.normpath(posixpath.join(self._home, path)).lstrip(b"/")
+        parts = [p for p in normal.split(b"/") if p]
+        if parts and parts[0].upper() == QSYS:
+            parts = [p.upper() for p in parts]
+        return posixpath.join(self._root, *parts) if parts else self._root
+
+    def _in_qsys(self, local: bytes) -> bool:
+        qsys = posixpath.join(self._root, QSYS)
+        return local == qsys or local.startswith(qsys + b"/")
+
+    def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        local = self.map_path(path)
+        if self._in_qsys(local):
+            if not local.endswith(b".FILE") or not os.path.isfile(local):
+                raise asyncssh.SFTPNoSuchFile("Save file not found (create it with CRTSAVF)")
+            if pflags & asyncssh.FXF_EXCL:
+                raise asyncssh.SFTPFileAlreadyExists("File exists")
+        file_obj = super().open(path, pflags, attrs)
+        if self._in_qsys(local) and pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND):
+            lib_dir, file_name = local.split(b"/")[-2:]
+            self._written[id(file_obj)] = (
+                os.fsdecode(lib_dir).removesuffix(".LIB"),
+                os.fsdecode(file_name).removesuffix(".FILE"),
+            )
+        return file_obj
+
+    async def close(self, file_obj: object) -> None:
+        """Close; a written save file gets its object size and hash refreshed in the DB."""
+        super().close(file_obj)
+        target = self._written.pop(id(file_obj), None)
+        if target is not None:
+            await refresh_savf_object(self._node, *target)
+
+    def _refuse_in_qsys(self, *paths: bytes) -> None:
+        if any(self._in_qsys(self.map_path(p)) for p in paths):
+            raise asyncssh.SFTPPermissionDenied("Operation not allowed in /QSYS.LIB")
+
+    def remove(self, path: bytes) -> Any:
+        self._refuse_in_qsys(path)
+        return super().remove(path)
+
+    def rename(self, oldpath: bytes, newpath: bytes) -> Any:
+        self._refuse_in_qsys(oldpath, newpath)
+        return super().rename(oldpath, newpath)
+
+    def posix_rename(self, oldpath: bytes, newpath: bytes) -> Any:
+        self._refuse_in_qsys(oldpath, newpath)
+        return super().posix_rename(oldpath, newpath)
+
+    def mkdir(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> Any:
+        self._refuse_in_qsys(path)
+        return super().mkdir(path, attrs)
+
+    def rmdir(self, path: bytes) -> Any:
+        self._refuse_in_qsys(path)
+        return super().rmdir(path)
+
+    def symlink(self, oldpath: bytes, newpath: bytes) -> Any:
+        raise asyncssh.SFTPPermissionDenied("Symbolic links are not allowed")
+
+    def link(self, oldpath: bytes, newpath: bytes) -> Any:
+        raise asyncssh.SFTPPermissionDenied("Links are not allowed")
+
+
+async def _pump(source: asyncio.StreamReader, sink: Any) -> None:
+    while chunk := await source.read(65536):
+        sink.write(chunk)
+
+
+async def _feed_stdin(process: asyncssh.SSHServerProcess, sink: asyncio.StreamWriter) -> None:
+    try:
+        while chunk := await process.stdin.read(65536):
+            sink.write(chunk)
+            await sink.drain()
+    except (asyncssh.BreakReceived, asyncssh.SignalReceived, asyncssh.TerminalSizeChanged):
+        pass
+    except (ConnectionError, BrokenPipeError):
+        return
+    with contextlib.suppress(ConnectionError, BrokenPipeError, OSError):
+        sink.close()
+
+
+async def handle_exec(node: Node, process: asyncssh.SSHServerProcess) -> None:
+    """Run the client's command line with ``/bin/sh -c`` and relay streams and exit status."""
+    line = process.command
+    if line is None:
+        process.stderr.write(b"Interactive shells are not supported by the simulator.\n")
+        process.exit(1)
+        return
+    user = process.get_extra_info("username") or node.cfg.ssh_user
+    env = shell_environment(node, user)
+    Path(env["HOME"]).mkdir(parents=True, exist_ok=True)
+    proc = await asyncio.create_subprocess_exec(
+        "/bin/sh",
+        "-c",
+        line,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=env["HOME"],
+        start_new_session=True,
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    feeder = asyncio.ensure_future(_feed_stdin(process, proc.stdin))
+    finished = asyncio.ensure_future(_relay(proc, process))
+    dropped = asyncio.ensure_future(process.wait_closed())
+    try:
+        await asyncio.wait({finished, dropped}, return_when=asyncio.FIRST_COMPLETED)
+        if not finished.done():
+            # The client went away mid-command: hang up the shell's process group, as sshd
+            # does (SIGHUP). [I] A CL job already handed to the node runs to its end.
+            _signal_group(proc.pid, signal.SIGHUP)
+            await asyncio.wait({finished}, timeout=5)
+            if not finished.done():
+                _signal_group(proc.pid, signal.SIGKILL)
+            return
+        status = finished.result()
+    except asyncio.CancelledError:
+        _signal_group(proc.pid, signal.SIGKILL)
+        raise
+    finally:
+        for task in (feeder, dropped, finished):
+            task.cancel()
+    # A shell killed by a signal reports 128+n, as sshd shows it to the client [I].
+    process.exit(status if status >= 0 else 128 - status)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+async def _relay(proc: asyncio.subprocess.Process, process: asyncssh.SSHServerProcess) -> int:
+    """Copy the shell's stdout/stderr to the channel until both end; return its status."""
+    assert proc.stdout and proc.stderr
+    with contextlib.suppress(ConnectionError, asyncssh.Error):
+        await asyncio.gather(_pump(proc.stdout, process.stdout), _pump(proc.stderr, process.stderr))
+    return await proc.wait()
+
+
+async def start_ssh_server(
+    node: Node, host: str, port: int, host_key: asyncssh.SSHKey, client_key: asyncssh.SSHKey
+) -> asyncssh.SSHAcceptor:
+    """Listen on ``host:port`` (0 picks a free port; read it from the acceptor)."""
+
+    async def process_factory(process: asyncssh.SSHServerProcess) -> None:
+        await handle_exec(node, process)
+
+    def sftp_factory(chan: asyncssh.SSHServerChannel) -> QsysSFTPServer:
+        return QsysSFTPServer(chan, node)
+
+    return await asyncssh.create_server(
+        lambda: _Server(node, client_key),
+        host,
+        port,
+        server_host_keys=[host_key],
+        process_factory=process_factory,
+        sftp_factory=sftp_factory,
+        allow_scp=False,
+        encoding=None,
+        keepalive_interval=30,
+    )

@@ -1,0 +1,222 @@
+"""Client-side helpers for tests, demos and benchmarks: start/stop a pair, talk to it.
+
+Why here and not in tests/: the lead's end-to-end tests and the benchmark script need the same
+"start a throw-away pair, run a command the way Airflow's SSHHook does, compare the two nodes"
+helpers. The server side never imports this module (it pulls in paramiko and psycopg2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paramiko
+import psycopg2
+import yaml
+
+from ibmi_sim.pair import CONNECTIONS_FILE
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """Exit status and decoded streams of one SSH exec."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+
+def fast_test_config(tag: str) -> dict[str, Any]:
+    """Small libraries, a fast clock (time_scale 0.01), subsystems reserved for tests.
+
+    Databases are named ``ibmi_sim_<tag>_primary`` / ``_backup`` so parallel sessions do not
+    collide and ``down --drop-databases`` removes exactly them.
+    """
+    system_sbs = [{"name": n} for n in ("QCTL", "QBATCH", "QINTER", "QUSRWRK", "QSYSWRK")]
+    return {
+        "time_scale": 0.01,
+        "size_scale": 1e-3,
+        "timing": {"endsbs_immed_s": 60.0, "endsbs_cntrld_s": 120.0, "job_start_s": 1.0},
+        "nodes": {
+            "primary": {
+                "system_name": "SIMPRIM",
+                "role": "PRIMARY",
+                "database": f"ibmi_sim_{tag}_primary",
+            },
+            "backup": {
+                "system_name": "SIMBACK",
+                "role": "BACKUP",
+                "database": f"ibmi_sim_{tag}_backup",
+            },
+        },
+        "libraries": [
+            {"name": "APPLIB1", "objects": 30, "data_mb": 40},
+            {"name": "APPLIB2", "objects": 12, "data_mb": 10},
+            {"name": "APPLIB3", "objects": 8, "data_mb": 5},
+            {"name": "SAVFLIB", "objects": 0, "data_mb": 0},
+            {"name": "QGPL", "objects": 0, "data_mb": 0},
+        ],
+        "subsystems": [
+            *system_sbs,
+            {"name": "APPSBS", "library": "QGPL", "active_on": ["primary"]},
+            {"name": "TSTSBS1", "library": "QGPL", "active_on": ["primary", "backup"]},
+            {"name": "TSTSBS2", "library": "QGPL", "active_on": ["primary", "backup"]},
+            {"name": "TSTJOBQ", "library": "QGPL", "active_on": []},
+        ],
+        "replication_groups": [
+            {"name": "GRP01", "libraries": ["APPLIB1"]},
+            {"name": "GRP02", "libraries": ["APPLIB2", "APPLIB3"]},
+        ],
+    }
+
+
+class SimPair:
+    """A running pair, as described by its ``connections.json``."""
+
+    def __init__(self, info: dict[str, Any], state_dir: Path) -> None:
+        self.info = info
+        self.state_dir = state_dir
+        self._clients: dict[str, paramiko.SSHClient] = {}
+
+    def node(self, key: str) -> dict[str, Any]:
+        return dict(self.info["nodes"][key])
+
+    def connect(self, key: str, *, use_key: bool = False) -> paramiko.SSHClient:
+        """A new paramiko client with host-key checking on (RejectPolicy + known_hosts)."""
+        node = self.node(key)
+        client = paramiko.SSHClient()
+        client.load_host_keys(self.info["known_hosts_path"])
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        auth: dict[str, Any] = (
+            {"key_filename": node["private_key_path"]}
+            if use_key
+            else {"password": node["password"]}
+        )
+        client.connect(
+            node["host"],
+            node["ssh_port"],
+            username=node["user"],
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=10,
+            **auth,
+        )
+        return client
+
+    def client(self, key: str) -> paramiko.SSHClient:
+        """A cached client per node (one connection, many commands, as SSHHook keeps one)."""
+        if key not in self._clients:
+            self._clients[key] = self.connect(key)
+        return self._clients[key]
+
+    def run(self, key: str, line: str, timeout: float = 60) -> CommandResult:
+        """Exec ``line`` like Airflow's ``SSHHook.exec_ssh_client_command``: close stdin first."""
+        stdin, stdout, stderr = self.client(key).exec_command(line, timeout=timeout)
+        stdin.close()
+        stdout.channel.shutdown_write()
+        out = stdout.read().decode()
+        err = stderr.read().decode()
+        return CommandResult(stdout.channel.recv_exit_status(), out, err)
+
+    def system(self, key: str, cl: str) -> CommandResult:
+        """``system "<cl>"`` with the CL in double quotes (caller avoids ``"`` and ``$``)."""
+        return self.run(key, f'system "{cl}"')
+
+    @contextmanager
+    def sftp(self, key: str) -> Iterator[paramiko.SFTPClient]:
+        client = self.connect(key)
+        try:
+            with client.open_sftp() as sftp:
+                yield sftp
+        finally:
+            client.close()
+
+    @contextmanager
+    def db(self, key: str) -> Iterator[Any]:
+        """A psycopg2 connection (autocommit) to the node's database."""
+        conn = psycopg2.connect(self.node(key)["database_url"])
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def query(self, key: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        with self.db(key) as conn, conn.cursor() as cur:
+            cur.execute(sql, params or None)
+            return list(cur.fetchall()) if cur.description else []
+
+    def objects(self, key: str, library: str) -> list[tuple[str, str, str, int, int, str]]:
+        """(name, type, attribute, size, version, content hash) of a library, sorted."""
+        return [
+            (r[0], r[1], r[2], int(r[3]), int(r[4]), r[5].strip())
+            for r in self.query(
+                key,
+                "SELECT name, obj_type, attribute, size_bytes, version, content_hash"
+                " FROM objects WHERE library = %s ORDER BY name, obj_type",
+                library,
+            )
+        ]
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+
+def _cli(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ibmi_sim", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+
+
+def start_pair(state_dir: Path, config: dict[str, Any], *, timeout: float = 90) -> SimPair:
+    """Write ``config`` to the state dir and run ``python -m ibmi_sim up --reset``."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    config_file = state_dir / "test-config.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    done = _cli(
+        "up", "--state", str(state_dir), "--config", str(config_file), "--reset", timeout=timeout
+    )
+    if done.returncode != 0:
+        log = (state_dir / "sim.log").read_text() if (state_dir / "sim.log").exists() else ""
+        raise RuntimeError(f"ibmi_sim up failed: {done.stdout}{done.stderr}\n{log[-3000:]}")
+    info = json.loads((state_dir / CONNECTIONS_FILE).read_text())
+    return SimPair(info, state_dir)
+
+
+def stop_pair(pair: SimPair, *, drop_databases: bool = True, timeout: float = 60) -> None:
+    """``python -m ibmi_sim down`` (and drop both databases)."""
+    pair.close()
+    args = ["down", "--state", str(pair.state_dir)]
+    if drop_databases:
+        args.append("--drop-databases")
+    done = _cli(*args, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"ibmi_sim down failed: {done.stdout}{done.stderr}")
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        time.sleep(interval)
