@@ -183,6 +183,14 @@ class IbmiNode:
                 f"{role or '?'}; the plan expects {expected_node} as {expected_role}"
             )
 
+    def current_time(self) -> str:
+        """The node's clock as ISO text: waits compare it with event-log timestamps."""
+        rows = self.query(sql.NODE_CLOCK)
+        value = rows[0]["NOW"] if rows else None
+        if value is None:
+            raise RuntimeError(f"{self.name}: the node did not tell its time")
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
     def job_status(self, qualified_job: str) -> str | None:
         """V_JOB_STATUS of a batch job (*JOBQ, *ACTIVE, *OUTQ), None when it is gone."""
         rows = self.query(sql.JOB_STATUS, qualified_job_name=qualified_job)

@@ -458,6 +458,7 @@ def _end_applications(b: _Builder, groups: tuple[Group, ...]) -> None:
             ),
             subject=subsystem.name,
             guard="subsystem_active",
+            expect={"library": subsystem.library},
             accept=("OK", "INFO", "IN_PROGRESS", "ALREADY_DONE"),
             condition="if the subsystem is ACTIVE (CPF1054: already ended)",
         )

@@ -33,6 +33,7 @@ __all__ = [
     "LIBRARY_OBJECTS",
     "LIBRARY_OBJECT_LOCKS",
     "LIBRARY_SUMMARY",
+    "NODE_CLOCK",
     "OS_RELEASE",
     "SAVE_FILE_OBJECTS",
     "SAVE_FILE_SUMMARY",
@@ -652,6 +653,25 @@ HISTORY_LOG_MESSAGES: Final = SqlStatement(
     confidence="V",
 )
 
+# A one-row VALUES table with the node's clock: DB2 for i accepts CURRENT_TIMESTAMP and a
+# VALUES table in FROM (DB2 for i SQL reference) [I]; it is the clock the iCluster event
+# log's timestamps are written with.
+NODE_CLOCK: Final = SqlStatement(
+    name="node_clock",
+    text=_sql(
+        "SELECT NOW",
+        "  FROM (VALUES (CURRENT_TIMESTAMP)) AS CLOCK (NOW)",
+    ),
+    params=(),
+    purpose=(
+        "Steps 2/8: the node's time just before DMMRKPOS or DMSTRSC, so only event-log "
+        "messages written after it end the wait (no clock skew with the worker)."
+    ),
+    columns=("NOW",),
+    confidence="I",
+)
+
+
 CATALOG: Final[Mapping[str, SqlStatement]] = MappingProxyType(
     {
         statement.name: statement
@@ -673,6 +693,7 @@ CATALOG: Final[Mapping[str, SqlStatement]] = MappingProxyType(
             SYSTEM_STORAGE,
             OS_RELEASE,
             HISTORY_LOG_MESSAGES,
+            NODE_CLOCK,
         )
     }
 )

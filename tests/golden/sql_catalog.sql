@@ -162,6 +162,14 @@ SELECT ORDINAL_POSITION, MESSAGE_ID, MESSAGE_TYPE, SEVERITY, MESSAGE_TIMESTAMP,
  WHERE MESSAGE_ID IN (?, ?)
  ORDER BY ORDINAL_POSITION;
 
+-- name:       node_clock
+-- confidence: I
+-- purpose:    Steps 2/8: the node's time just before DMMRKPOS or DMSTRSC, so only event-log messages written after it end the wait (no clock skew with the worker).
+-- params:     (none)
+-- columns:    NOW
+SELECT NOW
+  FROM (VALUES (CURRENT_TIMESTAMP)) AS CLOCK (NOW);
+
 -- built at run time: save_outfile_query(library='RSYNCWRK', file='SAVOBJOUT')
 -- name:       save_outfile_objects
 -- confidence: G

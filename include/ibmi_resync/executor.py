@@ -1,0 +1,469 @@
+"""Run program steps against the nodes: the same steps the dry run prints.
+
+The DAG gives each task a slice of `resync_program` (one phase, one group) and an
+`Executor`. The executor walks the slice: checks each step's guard (so a re-run finds work
+already done and says so), sends CL through the node's SSH shell, reads SQL through ODBC,
+attaches to a batch job an earlier attempt submitted instead of submitting it again, and
+stops at each WAIT, handing back a `PendingWait` for the Airflow layer to defer on. After
+the wait, `resume` records what it saw and the walk goes on from the next step.
+
+Everything the walk learns (job names, the mark's start time, object counts, whether a
+continuous sync check ran) lives in `RunState.values`, a JSON-serialisable dict, because the
+Airflow task is rebuilt after every deferral.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ibmi_resync.messages import Outcome, objects_not_restored, parse_joblog_rows, summarise
+from ibmi_resync.node import IbmiNode
+from ibmi_resync.program import (
+    MARK_START,
+    SUBMITTED_JOB,
+    SYNC_CHECK_START,
+    Later,
+    Step,
+)
+
+__all__ = ["Executor", "PendingWait", "RunState", "StepFailed"]
+
+
+class StepFailed(RuntimeError):
+    """A step did not end as the runbook requires; names node, phase, group and what was seen."""
+
+    def __init__(self, step: Step, node: str, message: str) -> None:
+        self.step = step
+        self.node = node
+        where = f"phase {step.phase.value} ({step.phase.name.lower()})"
+        if step.group:
+            where += f", group {step.group}"
+        if step.subject and step.subject != step.group:
+            where += f", {step.subject}"
+        super().__init__(f"{node}, {where}: {message}")
+
+
+@dataclass
+class RunState:
+    """What one task has learned so far; JSON-serialisable for XCom and deferral kwargs."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"values": dict(self.values), "log": list(self.log)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> RunState:
+        data = data or {}
+        return cls(dict(data.get("values", {})), list(data.get("log", [])))
+
+
+@dataclass(frozen=True)
+class PendingWait:
+    """A WAIT step to run deferred: poll `sql` with `params` on `node` until `condition`."""
+
+    index: int
+    node: str
+    sql: str
+    params: list[Any]
+    condition: dict[str, Any]
+    poll_seconds: float
+    timeout_seconds: float
+
+
+class Executor:
+    """Walks program steps on a PRIMARY and a BACKUP `IbmiNode` (see the module docstring)."""
+
+    def __init__(
+        self,
+        nodes: Mapping[str, IbmiNode],
+        state: RunState | None = None,
+        *,
+        log: Callable[[str], None] = lambda _message: None,
+    ) -> None:
+        self.nodes = nodes
+        self.state = state or RunState()
+        self.say = log
+        self._steps: Sequence[Step] = ()
+
+    # ---- the walk ------------------------------------------------------------------------
+
+    def run(self, steps: Sequence[Step], start: int = 0) -> PendingWait | None:
+        """Run steps from `start`; return the first WAIT to defer on, or None when done."""
+        self._steps = steps
+        for index in range(start, len(steps)):
+            step = steps[index]
+            if step.kind == "WAIT":
+                return self._pending(index, step)
+            handler = self._handlers.get(step.kind)
+            if handler is None:
+                raise StepFailed(step, step.node, f"{step.kind} steps are run by their own task")
+            handler(self, index, step)
+        return None
+
+    def resume(self, steps: Sequence[Step], index: int, event: Mapping[str, Any]) -> None:
+        """Record how the WAIT at `index` ended; raise if it failed (timeouts included)."""
+        step = steps[index]
+        status, seen = event.get("status"), event.get("seen", "")
+        self._record(index, step, str(status), seen)
+        details = event.get("details") or {}
+        if status == "done":
+            if step.group and details.get("message_text"):
+                self.state.values[f"event:{step.group}:{step.phase.value}"] = details
+            return
+        follows_immediate_end = index + 1 < len(steps) and steps[index + 1].guard == (
+            "wait_timed_out"
+        )
+        if status == "timeout" and follows_immediate_end:
+            self.state.values[f"timed_out:{index}"] = True
+            return
+        verb = "timed out" if status == "timeout" else "failed"
+        raise StepFailed(step, self._node(step).name, f"wait for {step.until} {verb}: {seen}")
+
+    # ---- step kinds ----------------------------------------------------------------------
+
+    def _cl(self, index: int, step: Step) -> None:
+        node = self._node(step)
+        skip = self._guard_says_skip(index, step, node)
+        if skip:
+            self._record(index, step, "skipped", skip)
+            return
+        if step.command is None:
+            raise StepFailed(step, node.name, "a CL step without its command")
+        if self._next_wait_needs_start(self._steps[index + 1 : index + 2]):
+            # The node's clock, not the worker's: event-log timestamps are written by IBM i.
+            self.state.values[f"started:{step.group}:{step.phase.value}"] = node.current_time()
+        _, outcome = node.run(step.command, accept={Outcome(o) for o in step.accept})
+        self.state.values[f"outcome:{index}"] = outcome.value
+        self._record(index, step, outcome.value, step.text)
+
+    def _sbmjob(self, index: int, step: Step) -> None:
+        node = self._node(step)
+        assert step.job is not None and step.command is not None
+        key = f"job:{step.job}"
+        known = self.state.values.get(key)
+        if known:
+            self._record(index, step, "attached", f"job {known} of this run already submitted")
+            return
+        active = node.find_active_job(step.job)
+        if active:
+            self.state.values[key] = active[0]
+            self._record(index, step, "attached", f"job {active[0]} already running")
+            return
+        qualified = node.submit(step.command, job=step.job)
+        self.state.values[key] = qualified
+        self._record(index, step, "submitted", qualified)
+
+    def _sql(self, index: int, step: Step) -> None:
+        node = self._node(step)
+        assert step.statement is not None
+        values = dict(zip(step.statement.params, self._params(step), strict=True))
+        rows = node.query(step.statement, **values)
+        check = _CHECKS.get(step.check or "answers")
+        if check is None:
+            raise StepFailed(step, node.name, f"unknown check {step.check!r}")
+        message = check(self, index, step, node, rows)
+        self._record(index, step, "checked", message)
+
+    # ---- guards and checks ---------------------------------------------------------------
+
+    def _guard_says_skip(self, index: int, step: Step, node: IbmiNode) -> str | None:
+        """Why the step is not needed now, or None to run it."""
+        guard = step.guard
+        values = self.state.values
+        if guard is None:
+            return None
+        if guard == "already_existed":
+            previous = values.get(f"outcome:{index - 1}")
+            return None if previous == Outcome.ALREADY_DONE.value else "save file was new"
+        if guard == "wait_timed_out":
+            return None if values.get(f"timed_out:{index - 1}") else "ended in time"
+        if guard == "found":
+            return None if values.get(f"found:{index - 1}") else "not on this node"
+        if guard == "subsystem_active":
+            library, name = _subsystem_of(step)
+            status = node.subsystem_status(library, name)
+            return None if status == "ACTIVE" else f"subsystem {name} is {status or 'unknown'}"
+        profile = node.profile
+        if guard in ("group_active", "continuous_sync_check"):
+            rows = node.site_query("group_status", group=step.group)
+            row = rows[0] if rows else {}
+            if guard == "group_active":
+                status = str(row.get("STATUS", "")).strip().upper()
+                return None if status == profile.status.active.upper() else f"group {status}"
+            running = _truthy(row.get("CONTINUOUS_SYNC_CHECK"))
+            values[f"continuous:{step.group}"] = running
+            return None if running else "no continuous sync check runs"
+        if guard == "was_running":
+            return None if values.get(f"continuous:{step.group}") else "none ran before"
+        if guard == "not_active":
+            return None  # DMSTRCST/DMSTRNODE on an active node are harmless [I]
+        if guard == "mark_recorded":
+            event = values.get(f"event:{step.group}:2")
+            if not event:
+                raise StepFailed(step, node.name, "no marked position recorded in phase 2")
+            return None
+        raise StepFailed(step, node.name, f"unknown guard {guard!r}")
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _node(self, step: Step) -> IbmiNode:
+        return self.nodes[step.node]
+
+    def _params(self, step: Step) -> list[Any]:
+        return [self._resolve(step, value) for value in step.params]
+
+    def _resolve(self, step: Step, value: Any) -> Any:
+        if not isinstance(value, Later):
+            return value
+        if value is SUBMITTED_JOB:
+            job = self.state.values.get(f"job:{step.job}")
+            if job is None:
+                raise StepFailed(step, step.node, f"job {step.job} was never submitted")
+            return job
+        if value in (MARK_START, SYNC_CHECK_START):
+            started = self.state.values.get(f"started:{step.group}:{step.phase.value}")
+            if started is None:
+                raise StepFailed(step, step.node, f"no start time recorded for {value!r}")
+            return started
+        raise StepFailed(step, step.node, f"cannot resolve {value!r}")
+
+    def _pending(self, index: int, step: Step) -> PendingWait:
+        assert step.statement is not None and step.wait is not None
+        condition = {k: self._resolve(step, v) for k, v in step.wait.items()}
+        return PendingWait(
+            index=index,
+            node=step.node,
+            sql=step.statement.text,
+            params=self._params(step),
+            condition=condition,
+            poll_seconds=float(step.poll_seconds or 5),
+            timeout_seconds=float(step.timeout_seconds or 3600),
+        )
+
+    @staticmethod
+    def _next_wait_needs_start(steps_after: Sequence[Step]) -> bool:
+        """True when the next step waits for a message written after this command started."""
+        following = steps_after[0] if steps_after else None
+        return (
+            following is not None
+            and following.kind == "WAIT"
+            and any(value in (MARK_START, SYNC_CHECK_START) for value in following.params)
+        )
+
+    def _record(self, index: int, step: Step, result: str, detail: str) -> None:
+        entry = {
+            "index": index,
+            "phase": step.phase.value,
+            "node": step.node,
+            "kind": step.kind,
+            "group": step.group,
+            "subject": step.subject,
+            "text": step.text,
+            "result": result,
+            "detail": detail,
+        }
+        self.state.log.append(entry)
+        self.say(f"{step.node} {step.kind} {result}: {step.text} -- {detail}")
+
+    _handlers: ClassVar[dict[str, Callable[[Executor, int, Step], None]]] = {}
+
+
+Executor._handlers = {"CL": Executor._cl, "SBMJOB": Executor._sbmjob, "SQL": Executor._sql}
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().upper() in {"1", "Y", "YES", "TRUE", "*YES", "ACTIVE", "*ACTIVE"}
+
+
+def _subsystem_of(step: Step) -> tuple[str, str]:
+    """(library, name) of the subsystem an ENDSBS step ends; the program puts the library
+    of its description in `expect` (SUBSYSTEM_INFO is keyed by both, ibmi.md §7.2)."""
+    return str((step.expect or {}).get("library", "")), str(step.subject or "")
+
+
+# ---- SQL checks: each returns a line for the log or raises StepFailed ----------------------
+
+
+def _check_answers(
+    ex: Executor, index: int, step: Step, node: IbmiNode, rows: list[dict[str, Any]]
+) -> str:
+    return f"{len(rows)} row(s)"
+
+
+def _check_local_node(
+    ex: Executor, index: int, step: Step, node: IbmiNode, rows: list[dict[str, Any]]
+) -> str:
+    expect = step.expect or {}
+    if len(rows) != 1:
+        raise StepFailed(step, node.name, f"the local-node query returned {len(rows)} rows")
+    name = str(rows[0].get("NODE", "")).strip().upper()
+    role = str(rows[0].get("ROLE", "")).strip().upper()
+    if (name, role) != (expect.get("node"), expect.get("role")):
+        raise StepFailed(
+            step,
+            node.name,
+            f"the node answered NODE={name or '?'} ROLE={role or '?'}; the plan expects "
+            f"NODE={expect.get('node')} ROLE={expect.get('role')}",
+        )
+    return f"NODE={name} ROLE={role}"
+
+
+def _check_subsystem_active(
+    ex: Executor, index: int, step: Step, node: IbmiNode, rows: list[dict[str, Any]]
+) -> str:
+    status = str(rows[0].get("STATUS", "")).strip().upper() if rows else "not found"
+    if status != "ACTIVE":
+        raise StepFailed(step, node.name, f"subsystem {step.params[-1]} is {status}")
+    return "ACTIVE"
+
+
+def _check_found(
+    ex: Executor, index: int, step: Step, node: IbmiNode, rows: list[dict[str, Any]]
+) -> str:
+    ex.state.values[f"found:{index}"] = bool(rows)
+    if not rows and not (step.expect or {}).get("optional"):
+        raise StepFailed(step, node.name, f"{step.subject or step.params} not found")
+    return "found" if rows else "not found"
+
+
+def _check_storage(
+    ex: Executor, index: int, step: Step, node: IbmiNode, rows: list[dict[str, Any]]
+) -> str:
+    used = rows[0].get("SYSTEM_ASP_USED") if rows else None
+    if used is None:
+        return "storage figures not available"
+    free = 100.0 - float(used)
+    minimum = float((step.expect or {}).get("min_free_percent", 0))
+    if free < minimum:
+        raise StepFailed(step, node.name, f"{free:.1f}% storage free, the plan needs {minimum}%")
+    return f"{free:.1f}% free"
+
+
+def _check_node_active(
+    ex: Executor, index: int, step: Step, node: IbmiNode, rows: list[dict[str, Any]]
+) -> str:
+    status = str(rows[0].get("STATUS", "")).strip().upper() if rows else "not found"
+    if status != node.profile.status.active.upper():
+        raise StepFailed(step, node.name, f"iCluster node {step.subject} is {status}")
+    return status
+
+
+def _check_group_known(
+    ex: Executor, index: int, step: Step, node: IbmiNode, rows: list[dict[str, Any]]
+) -> str:
+    if not rows:
+        raise StepFailed(step, node.name, f"replication group {step.group} is not defined")
+    status = str(rows[0].get("STATUS", "")).strip()
+    return f"STATUS={status}"
+
+
+def _check_object_count(
+    ex: Executor, index: int, step: Step, node: IbmiNode, rows: list[dict[str, Any]]
+) -> str:
+    if not rows or rows[0].get("OBJECT_COUNT") is None:
+        raise StepFailed(step, node.name, f"library {step.subject} not found")
+    count = int(rows[0]["OBJECT_COUNT"])
+    ex.state.values[f"count:{step.subject}"] = count
+    return f"{count} objects"
+
+
+def _check_no_user_jobs(
+    ex: Executor, index: int, step: Step, node: IbmiNode, rows: list[dict[str, Any]]
+) -> str:
+    if rows:
+        names = ", ".join(str(row.get("JOB_NAME", "?")).strip() for row in rows[:20])
+        raise StepFailed(step, node.name, f"{len(rows)} user job(s) still active: {names}")
+    return "no user jobs"
+
+
+def _check_no_foreign_locks(
+    ex: Executor, index: int, step: Step, node: IbmiNode, rows: list[dict[str, Any]]
+) -> str:
+    if rows:
+        holders = sorted({str(row.get("JOB_NAME", "?")).strip() for row in rows})
+        raise StepFailed(step, node.name, f"objects still locked by {', '.join(holders[:10])}")
+    return "no locks"
+
+
+def _check_job_log(
+    ex: Executor, index: int, step: Step, node: IbmiNode, rows: list[dict[str, Any]]
+) -> str:
+    messages = parse_joblog_rows(rows)
+    expect = step.expect or {}
+    outcome = summarise(messages, extra_catalog=node.message_catalog)
+    counts = [m.counts for m in messages if m.counts is not None]
+    if expect.get("kind") == "saved":
+        saved = sum(c.saved or 0 for c in counts)
+        not_saved = sum(c.not_saved or 0 for c in counts)
+        wanted = ex.state.values.get(f"count:{expect['library']}")
+        ex.state.values[f"saved:{expect['library']}"] = saved
+        if outcome not in (Outcome.OK, Outcome.INFO) or not_saved:
+            raise StepFailed(
+                step,
+                node.name,
+                f"save of {expect['library']} ended {outcome.value}: "
+                f"{saved} saved, {not_saved} not saved; {_last_text(messages)}",
+            )
+        if wanted is not None and saved != wanted:
+            raise StepFailed(
+                step,
+                node.name,
+                f"{saved} objects saved from {expect['library']}, the library holds {wanted}",
+            )
+        return f"{saved} objects saved"
+    if expect.get("kind") == "restored":
+        missing = objects_not_restored(messages)
+        if outcome not in (Outcome.OK, Outcome.INFO):
+            listed = ", ".join(f"{o.name} {o.type}" for o in missing[:20])
+            raise StepFailed(
+                step,
+                node.name,
+                f"restore of {expect['library']} ended {outcome.value}: "
+                f"{listed or _last_text(messages)}",
+            )
+        restored = sum(c.restored or 0 for c in counts)
+        ex.state.values[f"restored:{expect['library']}"] = restored
+        return f"{restored} objects restored"
+    if outcome not in (Outcome.OK, Outcome.INFO):
+        raise StepFailed(step, node.name, f"job ended {outcome.value}: {_last_text(messages)}")
+    return outcome.value
+
+
+def _last_text(messages: Sequence[Any]) -> str:
+    for message in reversed(messages):
+        if message.msg_id:
+            return f"{message.msg_id}: {message.text}"
+    return "no message"
+
+
+def _check_restored_count(
+    ex: Executor, index: int, step: Step, node: IbmiNode, rows: list[dict[str, Any]]
+) -> str:
+    restored = int(rows[0]["OBJECT_COUNT"]) if rows and rows[0].get("OBJECT_COUNT") else 0
+    saved = ex.state.values.get(f"saved:{step.subject}")
+    ex.state.values[f"backup_count:{step.subject}"] = restored
+    if saved is not None and restored != saved:
+        raise StepFailed(
+            step, node.name, f"{step.subject} holds {restored} objects on BACKUP, {saved} saved"
+        )
+    return f"{restored} objects on BACKUP"
+
+
+_CHECKS: dict[str, Callable[[Executor, int, Step, IbmiNode, list[dict[str, Any]]], str]] = {
+    "answers": _check_answers,
+    "local_node": _check_local_node,
+    "subsystem_active": _check_subsystem_active,
+    "found": _check_found,
+    "storage": _check_storage,
+    "node_active": _check_node_active,
+    "group_known": _check_group_known,
+    "object_count": _check_object_count,
+    "no_user_jobs": _check_no_user_jobs,
+    "no_foreign_locks": _check_no_foreign_locks,
+    "job_log": _check_job_log,
+    "restored_count": _check_restored_count,
+}

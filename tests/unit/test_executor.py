@@ -1,0 +1,289 @@
+"""Executor: program steps run against scripted nodes, guards, attach-on-retry, checks."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ibmi_resync import sql
+from ibmi_resync.executor import Executor, PendingWait, RunState, StepFailed
+from ibmi_resync.node import IbmiNode
+from ibmi_resync.plan import Plan, load_plan
+from ibmi_resync.program import Phase, Step, resync_program
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAN: Plan = load_plan(ROOT / "config" / "demo-plan.yaml")
+PROFILE = PLAN.site_profile
+CLOCK = "2026-11-25T01:00:00"
+
+Answer = tuple[int, str, str]
+
+
+class ScriptedNode:
+    """A Shell and a Database whose answers the test scripts, recording what was sent."""
+
+    def __init__(self) -> None:
+        self.cl: dict[str, Callable[[str], Answer]] = {}
+        self.sql: dict[str, Callable[[Sequence[Any]], list[dict[str, Any]]]] = {}
+        self.sent: list[str] = []
+
+    def execute(self, line: str) -> Answer:
+        argv = shlex.split(line)
+        command = argv[1] if argv[0] == "system" else line
+        self.sent.append(command)
+        verb = command.split()[0].split("/")[-1]
+        return self.cl[verb](command)
+
+    def fetch(self, text: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        for key, answer in self.sql.items():
+            if key in text:
+                return answer(params)
+        raise AssertionError(f"unscripted SQL: {text}")
+
+
+def _nodes() -> tuple[dict[str, IbmiNode], ScriptedNode, ScriptedNode]:
+    primary, backup = ScriptedNode(), ScriptedNode()
+    for scripted in (primary, backup):
+        scripted.sql["CLOCK (NOW)"] = lambda _p: [{"now": CLOCK}]
+    nodes = {
+        "PRIMARY": IbmiNode(
+            name="SIMPRI", role="PRIMARY", shell=primary, database=primary, profile=PROFILE
+        ),
+        "BACKUP": IbmiNode(
+            name="SIMBCK", role="BACKUP", shell=backup, database=backup, profile=PROFILE
+        ),
+    }
+    return nodes, primary, backup
+
+
+def _phase(phase: Phase, group: str | None = None) -> list[Step]:
+    return [
+        step
+        for step in resync_program(PLAN)
+        if step.phase == phase and (group is None or step.group in (group, None))
+    ]
+
+
+def ok(text: str) -> Callable[[str], Answer]:
+    return lambda _command: (0, text, "")
+
+
+def escape(text: str) -> Callable[[str], Answer]:
+    return lambda _command: (255, "", text)
+
+
+def _end_applications(primary: ScriptedNode, status: str) -> None:
+    primary.sql["SUBSYSTEM_INFO"] = lambda _p: [{"STATUS": status, "CURRENT_ACTIVE_JOBS": 4}]
+    primary.sql["ACTIVE_JOB_INFO"] = lambda _p: []
+    primary.sql["OBJECT_LOCK_INFO"] = lambda _p: []
+    primary.cl["ENDSBS"] = ok("CPF0943: Ending of subsystem APPSBS in progress.\n")
+
+
+def test_end_applications_ends_waits_and_proves_no_user_is_left() -> None:
+    nodes, primary, _ = _nodes()
+    _end_applications(primary, "ACTIVE")
+    steps = _phase(Phase.END_APPLICATIONS)
+    executor = Executor(nodes)
+    pending = executor.run(steps)
+    assert isinstance(pending, PendingWait)
+    assert primary.sent == ["QSYS/ENDSBS SBS(APPSBS) OPTION(*CNTRLD) DELAY(120)"]
+    assert pending.params == ["APPLIB", "APPSBS"]
+    assert pending.condition == {"kind": "subsystem_inactive"}
+    executor.resume(steps, pending.index, {"status": "done", "seen": "STATUS=INACTIVE"})
+    assert executor.run(steps, pending.index + 1) is None
+    assert primary.sent == ["QSYS/ENDSBS SBS(APPSBS) OPTION(*CNTRLD) DELAY(120)"]
+    results = [(entry["kind"], entry["result"]) for entry in executor.state.log]
+    assert ("CL", "skipped") in results  # the *IMMED end was not needed
+
+
+def test_a_controlled_end_that_times_out_is_followed_by_an_immediate_end() -> None:
+    nodes, primary, _ = _nodes()
+    _end_applications(primary, "ACTIVE")
+    steps = _phase(Phase.END_APPLICATIONS)
+    executor = Executor(nodes)
+    pending = executor.run(steps)
+    assert pending is not None
+    executor.resume(steps, pending.index, {"status": "timeout", "seen": "STATUS=ENDING"})
+    executor.run(steps, pending.index + 1)
+    assert primary.sent[-1] == "QSYS/ENDSBS SBS(APPSBS) OPTION(*IMMED)"
+
+
+def test_an_ended_subsystem_is_not_ended_again_and_stray_jobs_stop_the_run() -> None:
+    nodes, primary, _ = _nodes()
+    _end_applications(primary, "INACTIVE")
+    primary.sql["ACTIVE_JOB_INFO"] = lambda _p: [{"JOB_NAME": "123456/CLERK/QPADEV0001"}]
+    steps = _phase(Phase.END_APPLICATIONS)
+    executor = Executor(nodes)
+    pending = executor.run(steps)
+    assert primary.sent == []
+    assert pending is not None
+    executor.resume(steps, pending.index, {"status": "done", "seen": "STATUS=INACTIVE"})
+    with pytest.raises(StepFailed, match=r"1 user job\(s\) still active: 123456/CLERK/QPADEV0001"):
+        executor.run(steps, pending.index + 1)
+
+
+def test_mark_positions_waits_for_a_message_written_after_the_mark_started() -> None:
+    nodes, primary, _ = _nodes()
+    primary.sql["GROUP_STATUS"] = lambda _p: [
+        {"GROUP_NAME": "ORDERS", "STATUS": "*ACTIVE", "CONTINUOUS_SYNC_CHECK": "N"}
+    ]
+    primary.cl["DMENDGRP"] = ok("")
+    primary.cl["DMMRKPOS"] = ok("")
+    steps = _phase(Phase.MARK_POSITIONS, "ORDERS")
+    executor = Executor(nodes)
+    first = executor.run(steps)
+    assert first is not None and first.condition["kind"] == "status_is"
+    assert primary.sent == ["ICLUSTER/DMENDGRP GROUP(ORDERS) OPTION(*CNTRLD) DELAY(120)"]
+    executor.resume(steps, first.index, {"status": "done", "seen": "STATUS=*INACTIVE"})
+    second = executor.run(steps, first.index + 1)
+    assert primary.sent[-1] == "ICLUSTER/DMMRKPOS GROUP(ORDERS)"
+    assert second is not None
+    assert second.params == ["ORDERS", CLOCK]
+    assert second.condition["since"] == CLOCK
+    assert second.condition["success_ids"] == ["SIM1001"]
+    details = {"message_id": "SIM1001", "message_text": "receiver R1 sequence 9"}
+    executor.resume(steps, second.index, {"status": "done", "seen": "", "details": details})
+    assert executor.run(steps, second.index + 1) is None
+    assert executor.state.values["event:ORDERS:2"] == details
+
+
+def test_a_failed_mark_names_node_phase_group_and_message() -> None:
+    nodes, _primary, _ = _nodes()
+    steps = _phase(Phase.MARK_POSITIONS, "ORDERS")
+    wait_index = max(i for i, step in enumerate(steps) if step.kind == "WAIT")
+    executor = Executor(nodes, RunState({"started:ORDERS:2": CLOCK}))
+    with pytest.raises(StepFailed) as failure:
+        executor.resume(steps, wait_index, {"status": "failed", "seen": "SIM1002: object locked"})
+    text = str(failure.value)
+    assert "SIMPRI" in text and "phase 2" in text and "group ORDERS" in text
+    assert "SIM1002: object locked" in text
+
+
+def _save_node(primary: ScriptedNode, saved: int, count: int = 12) -> list[str]:
+    submitted: list[str] = []
+    primary.sql["LIBRARY_INFO"] = lambda _p: [{"OBJECT_COUNT": count, "LIBRARY_SIZE": 1}]
+    primary.cl["CRTSAVF"] = ok("")
+    primary.cl["CLRSAVF"] = ok("")
+
+    def sbmjob(command: str) -> Answer:
+        job = command.split("JOB(")[1].split(")")[0]
+        submitted.append(job)
+        return 0, f"CPC1221: Job 100001/QSECOFR/{job} submitted to job queue QBATCH.\n", ""
+
+    primary.cl["SBMJOB"] = sbmjob
+    primary.sql["ACTIVE_JOB_INFO"] = lambda _p: []
+    primary.sql["JOBLOG_INFO"] = lambda _p: [
+        {
+            "ORDINAL_POSITION": 1,
+            "MESSAGE_ID": "CPC3722",
+            "MESSAGE_TYPE": "COMPLETION",
+            "SEVERITY": 0,
+            "MESSAGE_TEXT": f"{saved} objects saved from library SECLIB.",
+        }
+    ]
+    return submitted
+
+
+def test_save_submits_a_batch_job_attaches_on_retry_and_verifies_the_count() -> None:
+    nodes, primary, _ = _nodes()
+    submitted = _save_node(primary, saved=12)
+    steps = [s for s in _phase(Phase.SAVE, "SYSTEM") if s.subject == "SECLIB"]
+    executor = Executor(nodes, RunState({"count:SECLIB": 12}))
+    pending = executor.run(steps)
+    assert pending is not None
+    assert primary.sent[0] == "QSYS/CRTSAVF FILE(RSYNCSAVF/SECLIB) TEXT('iCluster resync')"
+    assert not any(cmd.startswith("QSYS/CLRSAVF") for cmd in primary.sent)
+    assert pending.params == [f"100001/QSECOFR/{submitted[0]}"]
+    # The worker dies here; the retried task starts the slice again with the saved state.
+    retry = Executor(nodes, RunState.from_dict(executor.state.to_dict()))
+    again = retry.run(steps)
+    assert again is not None and len(submitted) == 1
+    assert retry.state.log[-1]["result"] == "attached"
+    retry.resume(steps, again.index, {"status": "done", "seen": "V_JOB_STATUS=*OUTQ"})
+    assert retry.run(steps, again.index + 1) is None
+    assert retry.state.values["saved:SECLIB"] == 12
+
+
+def test_a_save_that_missed_objects_stops_with_the_counts() -> None:
+    nodes, primary, _ = _nodes()
+    _save_node(primary, saved=11)
+    steps = [s for s in _phase(Phase.SAVE, "SYSTEM") if s.subject == "SECLIB"]
+    executor = Executor(nodes, RunState({"count:SECLIB": 12}))
+    pending = executor.run(steps)
+    assert pending is not None
+    executor.resume(steps, pending.index, {"status": "done", "seen": "*OUTQ"})
+    with pytest.raises(StepFailed, match="11 objects saved from SECLIB, the library holds 12"):
+        executor.run(steps, pending.index + 1)
+
+
+def test_an_existing_save_file_is_cleared_before_it_is_reused() -> None:
+    nodes, primary, _ = _nodes()
+    _save_node(primary, saved=12)
+    primary.cl["CRTSAVF"] = escape(
+        "CPF5813: File SECLIB in library RSYNCSAVF already exists.\n"
+        "CPF7302: File SECLIB not created in library RSYNCSAVF.\n"
+    )
+    steps = [s for s in _phase(Phase.SAVE, "SYSTEM") if s.subject == "SECLIB"]
+    Executor(nodes, RunState({"count:SECLIB": 12})).run(steps)
+    assert primary.sent[1] == "QSYS/CLRSAVF FILE(RSYNCSAVF/SECLIB)"
+
+
+def test_nothing_is_cleared_when_the_backup_answers_with_another_role() -> None:
+    nodes, _, backup = _nodes()
+    backup.sql["LOCAL_NODE"] = lambda _p: [{"NODE": "SIMPRI", "ROLE": "PRIMARY"}]
+    backup.cl["CLRLIB"] = ok("")
+    steps = [s for s in _phase(Phase.CLEAR) if s.kind != "APPROVAL"]
+    with pytest.raises(StepFailed, match="answered NODE=SIMPRI ROLE=PRIMARY"):
+        Executor(nodes).run(steps)
+    assert backup.sent == []
+
+
+def test_clear_skips_libraries_the_backup_does_not_have() -> None:
+    nodes, _, backup = _nodes()
+    backup.sql["LOCAL_NODE"] = lambda _p: [{"NODE": "SIMBCK", "ROLE": "BACKUP"}]
+    backup.sql["OBJECT_STATISTICS"] = lambda p: [] if p[0] == "ORDHIST" else [{"OBJNAME": p[0]}]
+    backup.cl["CLRLIB"] = ok("")
+    steps = [s for s in _phase(Phase.CLEAR) if s.kind != "APPROVAL"]
+    assert Executor(nodes).run(steps) is None
+    assert backup.sent == [
+        "QSYS/CLRLIB LIB(SECLIB)",
+        "QSYS/CLRLIB LIB(ORDLIB)",
+        "QSYS/CLRLIB LIB(BILLIB)",
+    ]
+
+
+def test_a_partial_restore_names_the_objects_not_restored() -> None:
+    nodes, _, backup = _nodes()
+    backup.cl["SBMJOB"] = ok("CPC1221: Job 100002/QSECOFR/RLXXXXXXXX submitted.\n")
+    backup.sql["ACTIVE_JOB_INFO"] = lambda _p: []
+    backup.sql["JOBLOG_INFO"] = lambda _p: [
+        {
+            "ORDINAL_POSITION": 1,
+            "MESSAGE_ID": "CPF3756",
+            "MESSAGE_TYPE": "DIAGNOSTIC",
+            "SEVERITY": 40,
+            "MESSAGE_TEXT": "File ORD001 not restored to ORDLIB.",
+        },
+        {
+            "ORDINAL_POSITION": 2,
+            "MESSAGE_ID": "CPF3773",
+            "MESSAGE_TYPE": "ESCAPE",
+            "SEVERITY": 40,
+            "MESSAGE_TEXT": "11 objects restored. 1 not restored to ORDLIB.",
+        },
+    ]
+    steps = [s for s in _phase(Phase.RESTORE, "ORDERS") if s.subject == "ORDLIB"]
+    executor = Executor(nodes)
+    pending = executor.run(steps)
+    assert pending is not None
+    executor.resume(steps, pending.index, {"status": "done", "seen": "*OUTQ"})
+    with pytest.raises(StepFailed, match="restore of ORDLIB ended PARTIAL: ORD001"):
+        executor.run(steps, pending.index + 1)
+
+
+def test_the_node_clock_statement_is_in_the_catalog() -> None:
+    assert sql.CATALOG["node_clock"].columns == ("NOW",)
