@@ -1,0 +1,101 @@
+"""Which program steps each DAG task runs.
+
+The DAG has one task per runbook step and, for per-group work, one mapped instance per
+replication group (task instances grow with groups, not with libraries: a group's libraries
+are parallel IBM i batch jobs inside one task). This module cuts `resync_program` into those
+slices, so every step the dry run prints is run by exactly one task (a test proves it), and
+every task that clears or restores starts by asking the BACKUP who it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ibmi_resync.program import Phase, Step
+
+__all__ = ["GROUP_TASKS", "TASKS", "TaskSlice", "steps_for_task"]
+
+
+@dataclass(frozen=True)
+class TaskSlice:
+    """A task's share of the program: one phase, and a test on each step of it."""
+
+    phase: Phase
+    per_group: bool
+    picks: Callable[[Step, str | None], bool]
+    confirm_backup: bool = False
+
+
+def _verb(step: Step) -> str:
+    return step.command.command if step.command is not None else ""
+
+
+def _is_role_check(step: Step) -> bool:
+    return step.kind == "SQL" and step.check == "local_node" and step.node == "BACKUP"
+
+
+def _of_group(step: Step, group: str | None) -> bool:
+    return step.group == group
+
+
+def _everything(step: Step, group: str | None) -> bool:
+    return step.kind != "APPROVAL"
+
+
+def _security_save(step: Step, group: str | None) -> bool:
+    return step.group is None and _verb(step) != "STRSBS"
+
+
+def _restart(step: Step, group: str | None) -> bool:
+    return _verb(step) == "STRSBS"
+
+
+def _batch_action(action: str) -> Callable[[Step, str | None], bool]:
+    def picks(step: Step, group: str | None) -> bool:
+        return step.job is not None and step.job.startswith(action)
+
+    return picks
+
+
+def _group_restore(step: Step, group: str | None) -> bool:
+    return step.group == group and step.group is not None
+
+
+TASKS: dict[str, TaskSlice] = {
+    "preflight": TaskSlice(Phase.PREFLIGHT, False, _everything),
+    "end_applications": TaskSlice(Phase.END_APPLICATIONS, False, _everything),
+    "mark_positions": TaskSlice(Phase.MARK_POSITIONS, True, _of_group),
+    "save_security_data": TaskSlice(Phase.SAVE, False, _security_save),
+    "save_group": TaskSlice(Phase.SAVE, True, _of_group),
+    "restart_applications": TaskSlice(Phase.SAVE, False, _restart),
+    "transfer_security_data": TaskSlice(Phase.TRANSFER, False, _of_group),
+    "transfer_group": TaskSlice(Phase.TRANSFER, True, _of_group),
+    "clear_group": TaskSlice(Phase.CLEAR, True, _of_group, confirm_backup=True),
+    "restore_profiles": TaskSlice(Phase.RESTORE, False, _batch_action("RP"), True),
+    "restore_group": TaskSlice(Phase.RESTORE, True, _group_restore, confirm_backup=True),
+    "restore_authorities": TaskSlice(Phase.RESTORE, False, _batch_action("RA"), True),
+    "start_cluster": TaskSlice(Phase.START_CLUSTER, False, _everything),
+    "sync_check": TaskSlice(Phase.SYNC_CHECK, True, _of_group),
+    "start_replication": TaskSlice(Phase.START_REPLICATION, True, _of_group),
+    "wait_for_latency": TaskSlice(Phase.LATENCY, True, _of_group),
+    "final_sync_check": TaskSlice(Phase.FINAL_SYNC_CHECK, True, _of_group),
+}
+GROUP_TASKS = tuple(name for name, part in TASKS.items() if part.per_group)
+
+
+def steps_for_task(steps: list[Step], task: str, group: str | None = None) -> list[Step]:
+    """The steps `task` runs (for `group` when the task is per group), in program order."""
+    part = TASKS.get(task)
+    if part is None:
+        raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
+    if part.per_group and not group:
+        raise ValueError(f"task {task} runs per replication group: give the group")
+    if not part.per_group and group:
+        raise ValueError(f"task {task} runs once per run, not per group")
+    in_phase = [step for step in steps if step.phase == part.phase]
+    chosen = [step for step in in_phase if not _is_role_check(step) and part.picks(step, group)]
+    if part.confirm_backup and chosen:
+        checks = [step for step in in_phase if _is_role_check(step)]
+        chosen = checks[:1] + chosen
+    return chosen
