@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from ibmi_resync.messages import Outcome, objects_not_restored, parse_joblog_rows, summarise
-from ibmi_resync.node import IbmiNode
+from ibmi_resync.node import IbmiNode, SentCommand
 from ibmi_resync.program import (
     MARK_START,
     SUBMITTED_JOB,
@@ -28,7 +28,7 @@ from ibmi_resync.program import (
     Step,
 )
 
-__all__ = ["Executor", "PendingWait", "RunState", "StepFailed"]
+__all__ = ["Executor", "PendingWait", "RunState", "SaveFileMover", "StepFailed"]
 
 
 class StepFailed(RuntimeError):
@@ -74,6 +74,12 @@ class PendingWait:
     timeout_seconds: float
 
 
+class SaveFileMover(Protocol):
+    """Copies a save file's bytes from one node to the other; returns the bytes moved."""
+
+    def __call__(self, source: str, target: str, path: str) -> int: ...
+
+
 class Executor:
     """Walks program steps on a PRIMARY and a BACKUP `IbmiNode` (see the module docstring)."""
 
@@ -83,8 +89,10 @@ class Executor:
         state: RunState | None = None,
         *,
         log: Callable[[str], None] = lambda _message: None,
+        mover: SaveFileMover | None = None,
     ) -> None:
         self.nodes = nodes
+        self.mover = mover
         self.state = state or RunState()
         self.say = log
         self._steps: Sequence[Step] = ()
@@ -167,6 +175,39 @@ class Executor:
             raise StepFailed(step, node.name, f"unknown check {step.check!r}")
         message = check(self, index, step, node, rows)
         self._record(index, step, "checked", message)
+
+    def _sftp(self, index: int, step: Step) -> None:
+        if self.mover is None:
+            raise StepFailed(step, step.node, "no save-file mover was given to this task")
+        path = step.text.split(" -> ", 1)[0].split(":", 1)[1]
+        moved = self.mover("PRIMARY", "BACKUP", path)
+        for role in ("PRIMARY", "BACKUP"):
+            self.state.values.pop(f"checksum:{path}:{role}", None)
+        self._record(index, step, "moved", f"{moved} bytes")
+
+    def _checksum(self, index: int, step: Step) -> None:
+        """Checksum both copies; a mismatch fails the task, whose retry moves the file again."""
+        node = self._node(step)
+        assert step.shell is not None
+        node.journal.append(SentCommand(node.name, "ssh", step.shell))
+        status, stdout, stderr = node.shell.execute(step.shell)
+        digest = stdout.split()[0] if stdout.split() else ""
+        if status != 0 or len(digest) != 64:
+            detail = stderr.strip() or stdout.strip()
+            raise StepFailed(step, node.name, f"{step.shell} failed (exit {status}): {detail}")
+        path = step.shell.split(" ", 1)[1].strip("'")
+        self.state.values[f"checksum:{path}:{step.node}"] = digest
+        other = "PRIMARY" if step.node == "BACKUP" else "BACKUP"
+        theirs = self.state.values.get(f"checksum:{path}:{other}")
+        if theirs is not None and theirs != digest:
+            raise StepFailed(
+                step,
+                node.name,
+                f"checksum of {path} differs: PRIMARY and BACKUP copies "
+                f"are {self.state.values[f'checksum:{path}:PRIMARY']} and "
+                f"{self.state.values[f'checksum:{path}:BACKUP']}",
+            )
+        self._record(index, step, "checked", digest)
 
     # ---- guards and checks ---------------------------------------------------------------
 
@@ -272,7 +313,13 @@ class Executor:
     _handlers: ClassVar[dict[str, Callable[[Executor, int, Step], None]]] = {}
 
 
-Executor._handlers = {"CL": Executor._cl, "SBMJOB": Executor._sbmjob, "SQL": Executor._sql}
+Executor._handlers = {
+    "CL": Executor._cl,
+    "SBMJOB": Executor._sbmjob,
+    "SQL": Executor._sql,
+    "SFTP": Executor._sftp,
+    "CHECKSUM": Executor._checksum,
+}
 
 
 def _truthy(value: Any) -> bool:

@@ -878,21 +878,35 @@ def _sync_check(b: _Builder, phase: Phase, group: Group) -> None:
     )
 
 
-def _start_group(b: _Builder, group: Group) -> None:
+def _start_group(b: _Builder, group: Group, system_in_run: str | None) -> None:
     plan, phase, profile = b.plan, Phase.START_REPLICATION, b.profile
+    status = b.site("group_status")
+    if system_in_run and not group.system:
+        # Runbook step 10: the SYSTEM group (profiles, authorities) starts first.
+        b.wait(
+            phase,
+            "PRIMARY",
+            status,
+            (system_in_run,),
+            {"kind": "status_is", "status": profile.status.active},
+            until=f"the SYSTEM group {system_in_run} is {profile.status.active}",
+            timeout=plan.timeouts.latency,
+            poll=plan.poll_intervals.latency,
+            group=group.name,
+            subject=system_in_run,
+        )
     b.cl(
         phase,
         "PRIMARY",
         profile.command("start_group_at_mark", group=group.name),
         group=group.name,
         guard="mark_recorded",
-        condition="only at the marked position recorded in phase 2"
-        + ("" if group.system else ", after the SYSTEM group started"),
+        condition="only at the marked position recorded in phase 2",
     )
     b.wait(
         phase,
         "PRIMARY",
-        b.site("group_status"),
+        status,
         (group.name,),
         {"kind": "status_is", "status": profile.status.active},
         until=f"STATUS = {profile.status.active}",
@@ -958,8 +972,9 @@ def resync_program(
     _start_cluster(b)
     for group in ordered:
         _sync_check(b, Phase.SYNC_CHECK, group)
+    system = next((group.name for group in ordered if group.system), None)
     for group in ordered:
-        _start_group(b, group)
+        _start_group(b, group, system)
     for group in ordered:
         _latency(b, group)
     for group in ordered:

@@ -614,7 +614,8 @@ def test_every_wait_has_its_timeout_and_poll_interval_from_the_plan() -> None:
         (Phase.FINAL_SYNC_CHECK, event_log): (44, 3.5),
     }
     waits = [s for s in resync_program(plan) if s.kind == "WAIT"]
-    assert len(waits) == 1 + 2 * 3 + 2 + 3 + 3 + 3 + 3 + 15
+    # (+2: the non-SYSTEM groups wait for the SYSTEM group before they start)
+    assert len(waits) == 1 + 2 * 3 + 2 + 3 + 3 + 3 + 3 + 15 + 2
     seen = set()
     for wait in waits:
         assert wait.until

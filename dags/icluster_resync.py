@@ -1,0 +1,181 @@
+"""
+### iCluster resync: synchronise all replication groups by save and restore
+
+Rocket's runbook "iCluster Synchronization - Synchronizing all groups", one task per step:
+
+0. pre-flight (nodes reachable, roles, iCluster active, groups known, storage)
+1. end the applications, their subsystems and users
+2. per replication group: end the group, mark positions (DMMRKPOS), wait for the event log
+3. per group: save its libraries, IFS and DLO as batch jobs, verify the job logs;
+   save the security data; then restart the applications (the outage ends)
+4. move the save files to BACKUP (SFTP, checksums on both ends)
+5. approval, then clear the target libraries on BACKUP
+6. restore user profiles, then per group libraries, IFS, DLO, then RSTAUT
+7. start iCluster and its nodes
+8. sync check per group (DMSTRSC *OBJATTR, repair *AUTH *CBU *CRD)
+9. start the SYSTEM group at the marked position, then the others
+10. wait until latency resolves, 11. final sync check per group
+
+The plan file (env IBMI_RESYNC_PLAN) names the nodes, groups and limits; the trigger form
+narrows a run (groups, dry run, approvals). `python -m ibmi_resync plan` prints every
+command this DAG sends.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import DAG, Param, task, task_group
+
+from ibmi_resync.plan import load_plan
+from icluster_resync.operators import ResyncTaskOperator, plan_path, run_options
+
+PLAN = load_plan(plan_path())
+
+with DAG(
+    dag_id="icluster_resync",
+    description="Rocket iCluster resync of an IBM i pair by save and restore",
+    doc_md=__doc__,
+    schedule=PLAN.schedule.cron,
+    start_date=pendulum.datetime(2026, 1, 1, tz=PLAN.schedule.timezone),
+    catchup=False,
+    max_active_runs=1,
+    tags=["ibm-i", "icluster", "resync"],
+    default_args={"owner": "ibm-i-ha", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    params={
+        "groups": Param(
+            [],
+            type="array",
+            items={"type": "string", "enum": list(PLAN.group_names)},
+            description="Replication groups to resync; empty means all of the plan's groups.",
+        ),
+        "dry_run": Param(False, type="boolean", description="Log the commands, change nothing."),
+        "approvals_required": Param(
+            PLAN.approvals_required,
+            type="boolean",
+            description="Ask a person before any library is cleared on BACKUP.",
+        ),
+        "transfer_mode": Param("sftp", enum=["sftp"], description="How save files travel."),
+    },
+) as dag:
+
+    @task
+    def select_groups(params: dict | None = None) -> list[str]:
+        """The run's groups, SYSTEM first (runbook step 10), validated against the plan."""
+        chosen = run_options(params).selected_groups(PLAN)
+        return [group.name for group in sorted(chosen, key=lambda group: not group.system)]
+
+    groups = select_groups()
+
+    preflight = ResyncTaskOperator(task_id="preflight", resync_task="preflight")
+    end_applications = ResyncTaskOperator(
+        task_id="end_applications", resync_task="end_applications"
+    )
+
+    @task_group(group_id="outage")
+    def mark_and_save(group: str) -> None:
+        """Runbook steps 2-3 for one group: its save starts as soon as its own mark is done."""
+        mark = ResyncTaskOperator(
+            task_id="mark_positions", resync_task="mark_positions", group=group
+        )
+        save = ResyncTaskOperator(task_id="save_group", resync_task="save_group", group=group)
+        mark >> save
+
+    outage = mark_and_save.expand(group=groups)
+    save_security_data = ResyncTaskOperator(
+        task_id="save_security_data", resync_task="save_security_data"
+    )
+    restart_applications = ResyncTaskOperator(
+        task_id="restart_applications", resync_task="restart_applications"
+    )
+
+    transfer_security_data = ResyncTaskOperator(
+        task_id="transfer_security_data", resync_task="transfer_security_data"
+    )
+
+    @task_group(group_id="move")
+    def move(group: str) -> None:
+        """Runbook step 4 for one group's save files."""
+        ResyncTaskOperator(task_id="transfer_group", resync_task="transfer_group", group=group)
+
+    moved = move.expand(group=groups)
+
+    @task.branch
+    def approval_gate(params: dict | None = None) -> str:
+        needed = run_options(params).approvals(PLAN) and not run_options(params).dry_run
+        return "approve_clearing" if needed else "unattended"
+
+    gate = approval_gate()
+    approve = ApprovalOperator(
+        task_id="approve_clearing",
+        subject="Clear the target libraries on BACKUP and restore them?",
+        body=(
+            f"Plan {PLAN.name}: libraries of the run's groups will be cleared on "
+            f"{PLAN.backup.name} (BACKUP) and restored from the save files just moved."
+        ),
+        defaults="Reject",
+        fail_on_reject=True,
+        response_timeout=timedelta(seconds=PLAN.timeouts.approval),
+    )
+    unattended = EmptyOperator(task_id="unattended")
+    approved = EmptyOperator(task_id="approved", trigger_rule="none_failed_min_one_success")
+
+    @task_group(group_id="clear")
+    def clear(group: str) -> None:
+        """Runbook step 5: only after the BACKUP confirms its role."""
+        ResyncTaskOperator(task_id="clear_group", resync_task="clear_group", group=group)
+
+    cleared = clear.expand(group=groups)
+    restore_profiles = ResyncTaskOperator(
+        task_id="restore_profiles", resync_task="restore_profiles"
+    )
+
+    @task_group(group_id="restore")
+    def restore(group: str) -> None:
+        """Runbook step 6 for one group: libraries, then IFS and DLO, job logs verified."""
+        ResyncTaskOperator(task_id="restore_group", resync_task="restore_group", group=group)
+
+    restored = restore.expand(group=groups)
+    restore_authorities = ResyncTaskOperator(
+        task_id="restore_authorities", resync_task="restore_authorities"
+    )
+    start_cluster = ResyncTaskOperator(task_id="start_cluster", resync_task="start_cluster")
+
+    @task_group(group_id="check")
+    def check(group: str) -> None:
+        """Runbook step 8."""
+        ResyncTaskOperator(task_id="sync_check", resync_task="sync_check", group=group)
+
+    checked = check.expand(group=groups)
+
+    @task_group(group_id="replicate")
+    def replicate(group: str) -> None:
+        """Runbook step 10 and after: start at the mark, wait for latency, final check."""
+        start = ResyncTaskOperator(
+            task_id="start_replication", resync_task="start_replication", group=group
+        )
+        latency = ResyncTaskOperator(
+            task_id="wait_for_latency", resync_task="wait_for_latency", group=group
+        )
+        final = ResyncTaskOperator(
+            task_id="final_sync_check", resync_task="final_sync_check", group=group
+        )
+        start >> latency >> final
+
+    replicated = replicate.expand(group=groups)
+
+    (
+        groups
+        >> preflight
+        >> end_applications
+        >> [outage, save_security_data]
+        >> restart_applications
+        >> [transfer_security_data, moved]
+        >> gate
+    )
+    gate >> [approve, unattended] >> approved
+    approved >> cleared >> restore_profiles >> restored >> restore_authorities
+    restore_authorities >> start_cluster >> checked >> replicated

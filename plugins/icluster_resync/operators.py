@@ -1,0 +1,150 @@
+"""One operator runs one task's slice of the resync program (ibmi_resync.tasks).
+
+The operator turns Airflow context into calls: it loads the plan, reads the trigger form,
+cuts its slice of the program, opens the two nodes through their Airflow connections and
+hands the slice to the executor. When the executor reaches a wait, the operator defers on a
+NodeQueryTrigger and comes back in `execute_complete`, with the executor's state carried in
+the deferral kwargs, because the operator object is rebuilt after a deferral.
+
+Idempotency: program steps carry guards, and batch jobs have deterministic names derived
+from the run id, so a retried task finds the work already done (or still running) and says
+so in its log instead of doing it twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from ibmi_resync.executor import Executor, PendingWait, RunState, StepFailed
+from ibmi_resync.names import IbmiInputError
+from ibmi_resync.node import CommandFailed, DryRunRefusal, RoleMismatch
+from ibmi_resync.plan import Plan, PlanError, RunOptions, load_plan
+from ibmi_resync.program import Step, resync_program
+from ibmi_resync.tasks import steps_for_task
+from icluster_resync.transfer import SftpSaveFileMover
+from icluster_resync.transport import open_node
+from icluster_resync.triggers import NodeQueryTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+DEFAULT_PLAN = Path(__file__).resolve().parents[2] / "config" / "demo-plan.yaml"
+# Errors that retrying cannot fix: the operator decides (issue: never retry into a bad image).
+_FINAL = (StepFailed, CommandFailed, RoleMismatch, DryRunRefusal, PlanError, IbmiInputError)
+
+
+def plan_path() -> str:
+    """The plan file: IBMI_RESYNC_PLAN, else the demo plan next to the project."""
+    return os.environ.get("IBMI_RESYNC_PLAN", str(DEFAULT_PLAN))
+
+
+def run_options(params: dict[str, Any] | None) -> RunOptions:
+    params = params or {}
+    return RunOptions(
+        groups=tuple(params.get("groups") or ()),
+        dry_run=bool(params.get("dry_run", False)),
+        approvals_required=params.get("approvals_required"),
+        transfer_mode=params.get("transfer_mode") or "sftp",
+    )
+
+
+class ResyncTaskOperator(BaseOperator):
+    """Run the resync program steps of `resync_task` (for `group`, when per group).
+
+    :param resync_task: a key of ibmi_resync.tasks.TASKS.
+    :param group: the replication group, for per-group tasks (mapped over the run's groups).
+    """
+
+    template_fields: Sequence[str] = ("group",)
+    ui_color = "#dbe8f6"
+
+    def __init__(self, *, resync_task: str, group: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.resync_task = resync_task
+        self.group = group
+
+    # ---- Airflow entry points ------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        plan, options, steps = self._slice(context)
+        if options.dry_run and self.resync_task != "preflight":
+            for step in steps:
+                self.log.info(
+                    "dry run, would send on %s: %s %s %s",
+                    step.node,
+                    step.kind,
+                    step.shell or step.text,
+                    list(step.params) or "",
+                )
+            return {"dry_run": True, "steps": len(steps)}
+        return self._walk(plan, options, steps, RunState(), 0)
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any], state: dict[str, Any], index: int
+    ) -> dict[str, Any]:
+        plan, options, steps = self._slice(context)
+        executor = self._executor(plan, options, RunState.from_dict(state))
+        try:
+            executor.resume(steps, index, event)
+        except _FINAL as error:
+            raise AirflowFailException(str(error)) from error
+        return self._walk(plan, options, steps, executor.state, index + 1)
+
+    # ---- the walk ------------------------------------------------------------------------
+
+    def _walk(
+        self, plan: Plan, options: RunOptions, steps: list[Step], state: RunState, start: int
+    ) -> dict[str, Any]:
+        executor = self._executor(plan, options, state)
+        try:
+            with (
+                open_node(plan, "PRIMARY", dry_run=options.dry_run) as primary,
+                open_node(plan, "BACKUP", dry_run=options.dry_run) as backup,
+            ):
+                executor.nodes = {"PRIMARY": primary, "BACKUP": backup}
+                pending = executor.run(steps, start)
+        except _FINAL as error:
+            raise AirflowFailException(str(error)) from error
+        if pending is not None:
+            self._defer_on(plan, pending, executor.state)
+        return {
+            "task": self.resync_task,
+            "group": self.group,
+            **executor.state.values,
+            "log": executor.state.log,
+        }
+
+    def _defer_on(self, plan: Plan, pending: PendingWait, state: RunState) -> None:
+        node = plan.primary if pending.node == "PRIMARY" else plan.backup
+        self.log.info("waiting on %s: %s until %s", node.name, pending.sql, pending.condition)
+        self.defer(
+            trigger=NodeQueryTrigger(
+                odbc_conn_id=node.odbc_conn_id,
+                sql=pending.sql,
+                params=pending.params,
+                condition=pending.condition,
+                poll_seconds=pending.poll_seconds,
+                timeout_seconds=pending.timeout_seconds,
+            ),
+            method_name="execute_complete",
+            kwargs={"state": state.to_dict(), "index": pending.index},
+        )
+
+    def _executor(self, plan: Plan, options: RunOptions, state: RunState) -> Executor:
+        return Executor({}, state, log=self.log.info, mover=SftpSaveFileMover(plan))
+
+    def _slice(self, context: Context) -> tuple[Plan, RunOptions, list[Step]]:
+        try:
+            plan = load_plan(plan_path())
+            options = run_options(context.get("params"))
+            run_id = context["dag_run"].run_id if context.get("dag_run") else "manual"
+            steps = resync_program(plan, options, run_key=run_id)
+        except _FINAL as error:
+            raise AirflowFailException(str(error)) from error
+        return plan, options, steps_for_task(steps, self.resync_task, self.group or None)
