@@ -287,3 +287,37 @@ def test_a_partial_restore_names_the_objects_not_restored() -> None:
 
 def test_the_node_clock_statement_is_in_the_catalog() -> None:
     assert sql.CATALOG["node_clock"].columns == ("NOW",)
+
+
+def _transfer_steps() -> list[Step]:
+    return [s for s in _phase(Phase.TRANSFER, "ORDERS") if s.subject == "ORDLIB"]
+
+
+def test_transfer_moves_then_compares_both_checksums() -> None:
+    nodes, primary, backup = _nodes()
+    backup.cl["CRTSAVF"] = ok("")
+    moves: list[tuple[str, str, str]] = []
+
+    def mover(source: str, target: str, path: str) -> int:
+        moves.append((source, target, path))
+        return 4096
+
+    digest = "ab" * 32
+    primary.cl["sha256sum"] = ok(f"{digest}  /QSYS.LIB/RSYNCSAVF.LIB/ORDLIB.FILE\n")
+    backup.cl["sha256sum"] = ok(f"{digest}  /QSYS.LIB/RSYNCSAVF.LIB/ORDLIB.FILE\n")
+    executor = Executor(nodes, mover=mover)
+    assert executor.run(_transfer_steps()) is None
+    assert moves == [("PRIMARY", "BACKUP", "/QSYS.LIB/RSYNCSAVF.LIB/ORDLIB.FILE")]
+    assert backup.sent[0] == "QSYS/CRTSAVF FILE(RSYNCSAVF/ORDLIB) TEXT('iCluster resync')"
+    assert primary.sent == ["sha256sum /QSYS.LIB/RSYNCSAVF.LIB/ORDLIB.FILE"]
+
+
+def test_a_checksum_mismatch_fails_naming_both_digests() -> None:
+    nodes, primary, backup = _nodes()
+    backup.cl["CRTSAVF"] = ok("")
+    primary.cl["sha256sum"] = ok("aa" * 32 + "  x\n")
+    backup.cl["sha256sum"] = ok("bb" * 32 + "  x\n")
+    executor = Executor(nodes, mover=lambda source, target, path: 1)
+    with pytest.raises(StepFailed, match=r"checksum of \S+ORDLIB.FILE differs") as failure:
+        executor.run(_transfer_steps())
+    assert "aa" * 32 in str(failure.value) and "bb" * 32 in str(failure.value)

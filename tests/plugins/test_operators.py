@@ -1,0 +1,110 @@
+"""ResyncTaskOperator: slices the program, defers on waits with its state, resumes, and turns
+runbook failures into non-retryable task failures. The nodes are scripted (no network)."""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+
+from ibmi_resync.node import IbmiNode
+from icluster_resync import operators
+from icluster_resync.operators import ResyncTaskOperator
+from icluster_resync.triggers import NodeQueryTrigger
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Scripted:
+    def __init__(self, subsystem_status: str = "ACTIVE") -> None:
+        self.sent: list[str] = []
+        self.subsystem_status = subsystem_status
+
+    def execute(self, line: str) -> tuple[int, str, str]:
+        self.sent.append(shlex.split(line)[1])
+        return 0, "CPF0943: Ending of subsystem APPSBS in progress.\n", ""
+
+    def fetch(self, text: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        if "SUBSYSTEM_INFO" in text:
+            return [{"STATUS": self.subsystem_status, "CURRENT_ACTIVE_JOBS": 1}]
+        if "ACTIVE_JOB_INFO" in text:
+            return [{"JOB_NAME": "123456/CLERK/QPADEV0001"}] if self.subsystem_status == "X" else []
+        return []
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> Scripted:
+    node = Scripted()
+    monkeypatch.setenv("IBMI_RESYNC_PLAN", str(ROOT / "config" / "demo-plan.yaml"))
+
+    @contextlib.contextmanager
+    def fake_open_node(plan, role, *, dry_run=False, journal=None) -> Iterator[IbmiNode]:
+        spec = plan.primary if role == "PRIMARY" else plan.backup
+        yield IbmiNode(
+            name=spec.name,
+            role=spec.role,
+            shell=node,
+            database=node,
+            profile=plan.site_profile,
+            dry_run=dry_run,
+        )
+
+    monkeypatch.setattr(operators, "open_node", fake_open_node)
+    return node
+
+
+def _context(**params: Any) -> dict[str, Any]:
+    return {"params": params, "dag_run": mock.Mock(run_id="manual__2026-11-25")}
+
+
+def test_end_applications_defers_with_its_state_and_resumes(scripted: Scripted) -> None:
+    operator = ResyncTaskOperator(task_id="end_applications", resync_task="end_applications")
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(_context())
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, NodeQueryTrigger)
+    assert trigger.odbc_conn_id == "ibmi_primary_odbc"
+    assert trigger.params == ["APPLIB", "APPSBS"]
+    assert trigger.condition == {"kind": "subsystem_inactive"}
+    assert scripted.sent == ["QSYS/ENDSBS SBS(APPSBS) OPTION(*CNTRLD) DELAY(120)"]
+    kwargs = deferred.value.kwargs
+    # A rebuilt operator (after deferral) continues from the wait with the carried state.
+    again = ResyncTaskOperator(task_id="end_applications", resync_task="end_applications")
+    result = again.execute_complete(
+        _context(), {"status": "done", "seen": "STATUS=INACTIVE"}, **kwargs
+    )
+    assert result["task"] == "end_applications"
+    # after the wait: no *IMMED end needed, then no user jobs, then no locks in 4 libraries
+    results = [entry["result"] for entry in result["log"]]
+    assert results[-6:] == ["skipped"] + ["checked"] * 5
+
+
+def test_a_runbook_failure_is_not_retried(scripted: Scripted) -> None:
+    operator = ResyncTaskOperator(task_id="end_applications", resync_task="end_applications")
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(_context())
+    scripted.subsystem_status = "X"
+    with pytest.raises(AirflowFailException, match="user job"):
+        operator.execute_complete(
+            _context(), {"status": "done", "seen": "STATUS=INACTIVE"}, **deferred.value.kwargs
+        )
+
+
+def test_a_dry_run_sends_nothing(scripted: Scripted) -> None:
+    operator = ResyncTaskOperator(task_id="end_applications", resync_task="end_applications")
+    result = operator.execute(_context(dry_run=True))
+    # ENDSBS, its wait, ENDSBS *IMMED, the user-jobs check, a lock check per library (4)
+    assert result == {"dry_run": True, "steps": 8}
+    assert scripted.sent == []
+
+
+def test_a_group_outside_the_plan_fails_with_the_field(scripted: Scripted) -> None:
+    operator = ResyncTaskOperator(task_id="preflight", resync_task="preflight")
+    with pytest.raises(AirflowFailException, match=r"groups\[0\]"):
+        operator.execute(_context(groups=["NOPE"]))
