@@ -336,6 +336,37 @@ class _Builder:
             )
         )
 
+    def event_message(
+        self,
+        phase: Phase,
+        group: str,
+        started: Later,
+        success: str,
+        failure: str,
+        *,
+        timeout: int,
+        notes: tuple[str, ...],
+    ) -> None:
+        """Wait for `success` (or `failure`) in the event log, written after `started`."""
+        self.wait(
+            phase,
+            "PRIMARY",
+            self.site("event_log"),
+            (group, started),
+            {
+                "kind": "event_message",
+                "group": group,
+                "success_ids": [success],
+                "failure_ids": [failure],
+                "since": started,
+            },
+            until=f"{success} for {group} written after the command started ({failure} fails)",
+            timeout=timeout,
+            poll=self.plan.poll_intervals.event_log,
+            group=group,
+            notes=notes,
+        )
+
     def site(self, name: str) -> SqlStatement:
         return self.profile.statement(name)
 
@@ -546,23 +577,13 @@ def _mark_group(b: _Builder, group: Group) -> None:
         group=group.name,
         notes=("the time just before this command is the mark's start",),
     )
-    b.wait(
+    b.event_message(
         phase,
-        "PRIMARY",
-        b.site("event_log"),
-        (group.name, MARK_START),
-        {
-            "kind": "event_message",
-            "group": group.name,
-            "success_ids": [profile.messages.mark_complete],
-            "failure_ids": [profile.messages.mark_failed],
-            "since": MARK_START,
-        },
-        until=f"{profile.messages.mark_complete} for {group.name} after the mark started "
-        f"({profile.messages.mark_failed} fails the group)",
+        group.name,
+        MARK_START,
+        profile.messages.mark_complete,
+        profile.messages.mark_failed,
         timeout=plan.timeouts.mark_positions,
-        poll=plan.poll_intervals.event_log,
-        group=group.name,
         notes=("records the marked position",),
     )
 
@@ -854,23 +875,13 @@ def _sync_check(b: _Builder, phase: Phase, group: Group) -> None:
         group=group.name,
         condition="one sync check per group at a time (icluster.md §4.1)",
     )
-    b.wait(
+    b.event_message(
         phase,
-        "PRIMARY",
-        b.site("event_log"),
-        (group.name, SYNC_CHECK_START),
-        {
-            "kind": "event_message",
-            "group": group.name,
-            "success_ids": [profile.messages.sync_check_complete],
-            "failure_ids": [profile.messages.sync_check_failed],
-            "since": SYNC_CHECK_START,
-        },
-        until=f"{profile.messages.sync_check_complete} for {group.name} "
-        f"({profile.messages.sync_check_failed} fails)",
+        group.name,
+        SYNC_CHECK_START,
+        profile.messages.sync_check_complete,
+        profile.messages.sync_check_failed,
         timeout=plan.timeouts.sync_check,
-        poll=plan.poll_intervals.event_log,
-        group=group.name,
         notes=(
             f"differences above {plan.thresholds.sync_check_differences}: "
             f"{plan.thresholds.sync_check_over_threshold}",

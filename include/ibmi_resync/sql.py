@@ -506,12 +506,13 @@ SAVE_FILE_OBJECTS: Final = SqlStatement(
 
 # ibmi.md §5.5: save commands with OUTPUT(*OUTFILE) write model QSYS/QASAVOBJ, format QSRSAV
 # [V]; the field names below are [G] (ibmi.md names the "Error message ID" field only by its
-# description). The outfile is a plain physical file, queried directly.
+# description; SROATT follows a third-party copy of QASAVOBJ's layout — confirm with
+# DSPFFD QSYS/QASAVOBJ). The outfile is a plain physical file, queried directly.
 _SAVE_OUTFILE_COLUMNS: Final = (
     "SROLIB",
     "SRONAM",
     "SROTYP",
-    "SROATR",
+    "SROATT",
     "SROSIZ",
     "SROSTA",
     "SROMSG",

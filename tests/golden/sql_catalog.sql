@@ -175,8 +175,8 @@ SELECT NOW
 -- confidence: G
 -- purpose:    Step 3: per-object saved status and error message ID from the save's OUTPUT(*OUTFILE) (QASAVOBJ); field names guessed, confirm with DSPFFD.
 -- params:     (none)
--- columns:    SROLIB, SRONAM, SROTYP, SROATR, SROSIZ, SROSTA, SROMSG
-SELECT SROLIB, SRONAM, SROTYP, SROATR, SROSIZ, SROSTA, SROMSG
+-- columns:    SROLIB, SRONAM, SROTYP, SROATT, SROSIZ, SROSTA, SROMSG
+SELECT SROLIB, SRONAM, SROTYP, SROATT, SROSIZ, SROSTA, SROMSG
   FROM RSYNCWRK.SAVOBJOUT
  ORDER BY SROLIB, SRONAM, SROTYP;
 

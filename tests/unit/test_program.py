@@ -270,7 +270,7 @@ def test_sync_checks_follow_the_restore_and_the_cluster_start(
         assert wait.kind == "WAIT" and wait.params == (steps[index].group, SYNC_CHECK_START)
         complete = plan.site_profile.messages.sync_check_complete
         assert wait.until == (
-            f"{complete} for {steps[index].group} "
+            f"{complete} for {steps[index].group} written after the command started "
             f"({plan.site_profile.messages.sync_check_failed} fails)"
         )
 
