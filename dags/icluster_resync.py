@@ -28,12 +28,17 @@ from datetime import timedelta
 import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import DAG, Param, task, task_group
+from airflow.sdk import DAG, Asset, Param, task, task_group
 
 from ibmi_resync.plan import load_plan
 from icluster_resync.operators import ResyncTaskOperator, plan_path, run_options
+from icluster_resync.reporting import write_run_report
 
 PLAN = load_plan(plan_path())
+# Announced when a run's report is written, so audit or notification DAGs can follow runs.
+RESYNC_REPORT = Asset(
+    name=f"icluster_resync_report_{PLAN.name}", uri=f"ibmi-resync://{PLAN.name}/report"
+)
 
 with DAG(
     dag_id="icluster_resync",
@@ -167,6 +172,16 @@ with DAG(
 
     replicated = replicate.expand(group=groups)
 
+    @task(trigger_rule="all_done", outlets=[RESYNC_REPORT])
+    def write_report(**context) -> dict:
+        """Runbook, last word: the run report (JSON and HTML), OK / WARN / FAIL."""
+        resync_tasks = [
+            t.task_id for t in context["dag"].tasks if isinstance(t, ResyncTaskOperator)
+        ]
+        return write_run_report(context, PLAN, resync_tasks)
+
+    report = write_report()
+
     (
         groups
         >> preflight
@@ -178,4 +193,4 @@ with DAG(
     )
     gate >> [approve, unattended] >> approved
     approved >> cleared >> restore_profiles >> restored >> restore_authorities
-    restore_authorities >> start_cluster >> checked >> replicated
+    restore_authorities >> start_cluster >> checked >> replicated >> report

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 from ibmi_resync.messages import Outcome, objects_not_restored, parse_joblog_rows, summarise
@@ -297,6 +298,7 @@ class Executor:
 
     def _record(self, index: int, step: Step, result: str, detail: str) -> None:
         entry = {
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "index": index,
             "phase": step.phase.value,
             "node": step.node,
