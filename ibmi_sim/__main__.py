@@ -1,4 +1,4 @@
-"""``python -m ibmi_sim up|down|status|guesses``."""
+"""``python -m ibmi_sim up|down|status|guesses|bench``."""
 
 from ibmi_sim.cli import main
 

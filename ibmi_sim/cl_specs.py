@@ -306,6 +306,26 @@ SPECS: dict[str, Spec] = {
             ),
             **_RESTORE_COMMON,
         ),
+        # ibmi.md §5.1: SAVOBJ OBJ(names|generic*|*ALL) LIB(X) DEV(*SAVF) OBJTYPE(...) SAVF(...).
+        _spec(
+            "SAVOBJ",
+            ["OBJ", "LIB", "DEV"],
+            OBJ=P("NAME", required=True, max_values=300, generic=True, specials=_s("*ALL")),
+            LIB=P("NAME", required=True, max_values=300, specials=_s("*SELECT", "*USRSPC")),
+            OBJTYPE=P("NAME", max_values=72),
+            FILEMBR=P("ANY", max_values=300),
+            **_SAVE_COMMON,
+        ),
+        # ibmi.md §5.1: RSTOBJ restores into an existing library.
+        _spec(
+            "RSTOBJ",
+            ["OBJ", "SAVLIB", "DEV"],
+            OBJ=P("NAME", required=True, max_values=300, generic=True, specials=_s("*ALL")),
+            SAVLIB=P("NAME", required=True, specials=frozenset()),
+            OBJTYPE=P("NAME", max_values=72),
+            FILEMBR=P("ANY", max_values=300),
+            **_RESTORE_COMMON,
+        ),
         # ibmi.md §7.1: SBMJOB CMD(...) completion CPC1221 with the qualified job name.
         _spec(
             "SBMJOB",

@@ -146,6 +146,17 @@ def _guesses(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from ibmi_sim.bench import run
+
+    if not (args.state / CONNECTIONS_FILE).exists():
+        print("ibmi_sim is not running; start it with 'python -m ibmi_sim up'")
+        return 1
+    report = run(args.state, sessions=args.sessions, calls_each=args.calls, mib=args.mib)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ibmi_sim", description=__doc__)
     sub = parser.add_subparsers(dest="action", required=True)
@@ -157,7 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--drop-databases", action="store_true", help="also drop both databases")
     status = sub.add_parser("status", help="print connections.json when running")
     sub.add_parser("guesses", help="list every guessed behaviour and message text")
-    for p in (up, down, status):
+    bench = sub.add_parser("bench", help="measure a running pair (latency, sessions, SFTP)")
+    bench.add_argument("--sessions", type=int, default=50, help="concurrent SSH sessions")
+    bench.add_argument("--calls", type=int, default=5, help="system calls per session")
+    bench.add_argument("--mib", type=int, default=200, help="SFTP transfer size in MiB")
+    for p in (up, down, status, bench):
         p.add_argument("--state", type=Path, default=DEFAULT_STATE_DIR, help="state directory")
     return parser
 
@@ -167,5 +182,5 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "guesses":
         return _guesses(args)
     args.state = args.state.resolve()
-    actions = {"up": _up, "down": _down, "status": _status}
+    actions = {"up": _up, "down": _down, "status": _status, "bench": _bench}
     return actions[args.action](args)

@@ -90,7 +90,11 @@ _DEFS: tuple[MessageDef, ...] = (
     MessageDef("CPF3737", E, 40, "Only one library allowed with DEV(*SAVF).", "G", "§5.1"),
     MessageDef("CPF9814", E, 40, "Device &1 not found.", "V id, G text", "ibmi.md §5.3 list"),
     MessageDef("CPC3703", C, 0, "&1 objects restored from &2 to &3.", "O", "ibmi.md §5.4"),
+    MessageDef(
+        "CPF3770", E, 40, "No objects saved or restored for library &1.", "O id, G text", "§5.3"
+    ),
     MessageDef("CPF3773", E, 40, "&1 objects restored. &2 not restored to &3.", "O", "§5.4"),
+    MessageDef("CPF3756", D, 30, "&2 &1 not restored to &3.", "O", "ibmi.md §5.4"),
     MessageDef("CPF3780", E, 40, "Specified file for library &1 not found.", "O", "ibmi.md §5.4"),
     # --- Subsystems and jobs (ibmi.md §7.1) ---------------------------------------------------
     MessageDef("CPF0943", C, 0, "Ending of subsystem &1 in progress.", "O", "ibmi.md §7.1"),

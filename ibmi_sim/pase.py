@@ -17,6 +17,7 @@ from ibmi_sim.messages import MsgType
 _FLAGS = set("beEhiIkKnOpqsv")
 USAGE = "Usage: system [-beEhiIkKnOpqsv] CL-command [CL-parameters ...]"  # [G] wording
 USAGE_STATUS = 1  # [G]
+QSH_ESCAPE_STATUS = 1  # [O/I] ibmi.md §2.3: 1 observed, possibly from a wrapper script
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,17 @@ def parse_argv(argv: list[str]) -> SystemCall | None:
 
 
 def format_result(
-    call: SystemCall, messages: list[Message], escape: Escape | None
+    call: SystemCall, messages: list[Message], escape: Escape | None, *, qshell: bool = False
 ) -> tuple[str, str, int]:
-    """(stdout, stderr, exit status) for a finished ``system`` call."""
+    """(stdout, stderr, exit status) for a finished ``system`` call.
+
+    ``qshell``: the Qshell ``system`` utility (inside ``qsh -c``) differs (ibmi.md §2.3 [O]):
+    every message goes to stderr as ``ID:  text`` (two spaces), and an escape exits 1.
+    """
+    if qshell:
+        shown = [m for m in messages if m.msg_type is not MsgType.REQUEST]
+        lines = "" if "q" in call.flags else "".join(_qsh_line(m, call) for m in shown)
+        return "", lines, 0 if escape is None else QSH_ESCAPE_STATUS
     with_id = "n" not in call.flags
     echo = f"{call.command}\n" if "v" in call.flags else ""
     if escape is None:
@@ -63,3 +72,9 @@ def format_result(
     shown = [m for m in messages if m.msg_type is not MsgType.REQUEST]
     err = "" if "q" in call.flags else "".join(m.line(with_id) + "\n" for m in shown)
     return echo, err, 255
+
+
+def _qsh_line(message: Message, call: SystemCall) -> str:
+    if "n" in call.flags or not message.msg_id:
+        return message.text + "\n"
+    return f"{message.msg_id}:  {message.text}\n"

@@ -56,6 +56,7 @@ class ArchivedObject:
     text: str
     payload_len: int
     is_savf: bool = False
+    created_at: str = ""  # ISO timestamp; restore keeps it (object identity across nodes)
 
 
 def synthetic_payload(content_hash: str, length: int) -> Iterator[bytes]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -23,6 +24,11 @@ _OBJECT_MIX: tuple[tuple[str, str, str, float, float], ...] = (
     ("*SRVPGM", "RPGLE", "S", 0.05, 0.02),
     ("*DTAARA", "", "D", 0.1, 0.01),
 )
+
+
+# Both nodes start from the same restore, so their objects share a creation timestamp; RSTLIB
+# compares it (ALWOBJDIF, ibmi.md §5.1) and keeps it.
+SEED_CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ async def seed_node(conn: asyncpg.Connection, cfg: SimConfig, node: NodeKey) -> 
         rows = [row for lib in libraries.values() for row in library_objects(lib)]
         await conn.executemany(
             "INSERT INTO objects (library, name, obj_type, attribute, size_bytes, version,"
-            " content_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            " content_hash, created_at, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
             [
                 (
                     r.library,
@@ -100,6 +106,7 @@ async def seed_node(conn: asyncpg.Connection, cfg: SimConfig, node: NodeKey) -> 
                     r.size_bytes,
                     r.version,
                     r.content_hash,
+                    SEED_CREATED,
                 )
                 for r in rows
             ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ import paramiko
 import psycopg2
 import yaml
 
+from ibmi_sim.config import load_config
 from ibmi_sim.pair import CONNECTIONS_FILE
 
 
@@ -44,7 +46,7 @@ def fast_test_config(tag: str) -> dict[str, Any]:
     return {
         "time_scale": 0.01,
         "size_scale": 1e-3,
-        "timing": {"endsbs_immed_s": 60.0, "endsbs_cntrld_s": 120.0, "job_start_s": 1.0},
+        "timing": {"endsbs_immed_s": 100.0, "endsbs_cntrld_s": 200.0, "job_start_s": 1.0},
         "nodes": {
             "primary": {
                 "system_name": "SIMPRIM",
@@ -208,6 +210,34 @@ def stop_pair(pair: SimPair, *, drop_databases: bool = True, timeout: float = 60
     done = _cli(*args, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"ibmi_sim down failed: {done.stdout}{done.stderr}")
+
+
+_TEST_DB_RE = re.compile(r"^ibmi_sim_[tr](\d+)_(primary|backup)$")
+
+
+def drop_stale_test_databases(server_url: str | None = None) -> list[str]:
+    """Drop databases of earlier test sessions whose pytest process is gone.
+
+    Why: a session killed before its teardown leaves ``ibmi_sim_t<pid>_*`` behind; the next
+    session removes them, and only those (names of :func:`fast_test_config` with a dead pid).
+    """
+    cfg = load_config(None)  # honours IBMI_SIM_SERVER_URL like `up` does
+    if server_url is not None:
+        cfg = cfg.model_copy(update={"server_url": server_url})
+    conn = psycopg2.connect(cfg.maintenance_url())
+    conn.autocommit = True
+    dropped: list[str] = []
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT datname FROM pg_database")
+            for (name,) in cur.fetchall():
+                match = _TEST_DB_RE.match(name)
+                if match and not Path(f"/proc/{match.group(1)}").exists():
+                    cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    dropped.append(name)
+    finally:
+        conn.close()
+    return dropped
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:

@@ -13,12 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from ibmi_sim.testing import SimPair, fast_test_config, start_pair, stop_pair
+from ibmi_sim.testing import (
+    SimPair,
+    drop_stale_test_databases,
+    fast_test_config,
+    start_pair,
+    stop_pair,
+)
 
 
 @pytest.fixture(scope="session")
 def sim_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
     """A running PRIMARY/BACKUP pair for the whole session (shared: tests use own objects)."""
+    drop_stale_test_databases()
     state: Path = tmp_path_factory.mktemp("ibmi_sim_state")
     pair = start_pair(state, fast_test_config(f"t{os.getpid()}"))
     try:

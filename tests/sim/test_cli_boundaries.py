@@ -103,3 +103,19 @@ def test_restart_keeps_host_keys_and_state_unless_reset(tmp_path: Path) -> None:
         stop_pair(pair, drop_databases=True)
     assert not (tmp_path / "sim.pid").exists()
     assert not (tmp_path / "connections.json").exists()
+
+
+@pytest.mark.integration
+def test_bench_script_reports_every_figure(sim_pair: SimPair) -> None:
+    from ibmi_sim.bench import run
+
+    report = run(sim_pair.state_dir, sessions=3, calls_each=1, mib=1)
+    assert set(report) == {
+        "latency",
+        "concurrency",
+        "sftp_paramiko",
+        "sftp_asyncssh",
+        "simulator_rss_mib",
+    }
+    assert report["concurrency"]["failures"] == 0
+    assert report["sftp_asyncssh"]["put_mb_s"] > 0

@@ -91,3 +91,35 @@ def test_savlib_omitobj_leaves_objects_out(sim_pair: SimPair) -> None:
     )
     assert done.stdout == f"CPC3722: {8 - len(dtaaras)} objects saved from library APPLIB3.\n"
     assert dtaaras
+
+
+def test_savobj_and_rstobj_select_objects(sim_pair: SimPair) -> None:
+    assert sim_pair.system("primary", "CRTSAVF FILE(SAVFLIB/SOBJ)").rc == 0
+    programs = [o for o in sim_pair.objects("primary", "APPLIB2") if o[1] == "*PGM"]
+    saved = sim_pair.system(
+        "primary", "SAVOBJ OBJ(P*) LIB(APPLIB2) DEV(*SAVF) OBJTYPE(*PGM) SAVF(SAVFLIB/SOBJ)"
+    )
+    assert saved.stdout == f"CPC3722: {len(programs)} objects saved from library APPLIB2.\n"
+    assert sim_pair.system("primary", "CRTLIB LIB(PGMCOPY)").rc == 0
+    one = programs[0][0]
+    restored = sim_pair.system(
+        "primary",
+        f"RSTOBJ OBJ({one}) SAVLIB(APPLIB2) DEV(*SAVF) SAVF(SAVFLIB/SOBJ) RSTLIB(PGMCOPY)",
+    )
+    assert restored.stdout == "CPC3703: 1 objects restored from APPLIB2 to PGMCOPY.\n"
+    assert sim_pair.objects("primary", "PGMCOPY") == [programs[0]]
+    none = sim_pair.system(
+        "primary",
+        "RSTOBJ OBJ(NOSUCH) SAVLIB(APPLIB2) DEV(*SAVF) SAVF(SAVFLIB/SOBJ) RSTLIB(PGMCOPY)",
+    )
+    assert none.stderr == "CPF3770: No objects saved or restored for library APPLIB2.\n"
+    by_rstlib = sim_pair.system("primary", "RSTLIB SAVLIB(APPLIB2) DEV(*SAVF) SAVF(SAVFLIB/SOBJ)")
+    assert by_rstlib.stderr == "CPF3780: Specified file for library APPLIB2 not found.\n"
+    nothing = sim_pair.system(
+        "primary", "SAVOBJ OBJ(NOSUCH) LIB(APPLIB2) DEV(*SAVF) SAVF(SAVFLIB/SOBJ) CLEAR(*ALL)"
+    )
+    assert nothing.stderr == "CPF3770: No objects saved or restored for library APPLIB2.\n"
+    missing = sim_pair.system(
+        "primary", "RSTOBJ OBJ(*ALL) SAVLIB(APPLIB2) DEV(*SAVF) SAVF(SAVFLIB/SOBJ) RSTLIB(NOLIB)"
+    )
+    assert missing.stderr == "CPF3781: Library NOLIB not found.\n"

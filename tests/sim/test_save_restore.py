@@ -181,3 +181,54 @@ class TestSftp:
                 f.write(b"home")
             assert sftp.normalize(".") == "/home/simuser"
             assert sftp.stat("/home/simuser/relative.txt").st_size == 4
+
+
+def test_owner_without_profile_on_target_becomes_qdftown(sim_pair: SimPair, tmp_path: Path) -> None:
+    """ibmi.md §5.2: restoring before the owner's profile exists gives the object to QDFTOWN."""
+    assert sim_pair.system("primary", "CRTLIB LIB(OWNLIB)").rc == 0
+    sim_pair.query(
+        "primary",
+        "INSERT INTO objects (library, name, obj_type, attribute, size_bytes, content_hash, owner)"
+        " VALUES ('OWNLIB', 'ORPHAN', '*DTAARA', '', 4096, %s, 'GHOST'),"
+        " ('OWNLIB', 'OWNED', '*DTAARA', '', 4096, %s, 'APPUSER')",
+        content_hash("OWNLIB", "ORPHAN", "*DTAARA", 1),
+        content_hash("OWNLIB", "OWNED", "*DTAARA", 1),
+    )
+    _put(sim_pair, "OWNLIB", _save(sim_pair, "OWNLIB", "OWNLIB"), tmp_path)
+    done = sim_pair.system("backup", "RSTLIB SAVLIB(OWNLIB) DEV(*SAVF) SAVF(SAVFLIB/OWNLIB)")
+    assert done.stdout == "CPC3703: 2 objects restored from OWNLIB to OWNLIB.\n"
+    owners = sim_pair.query(
+        "backup", "SELECT name, owner FROM objects WHERE library = 'OWNLIB' ORDER BY name"
+    )
+    assert owners == [("ORPHAN", "QDFTOWN"), ("OWNED", "APPUSER")]
+
+
+def test_object_recreated_on_target_is_not_restored_without_alwobjdif(
+    sim_pair: SimPair, tmp_path: Path
+) -> None:
+    """A partial restore: CPF3756 per object, then CPF3773 with counts (ibmi.md §5.4)."""
+    insert = (
+        "INSERT INTO objects (library, name, obj_type, attribute, size_bytes, content_hash,"
+        " created_at) VALUES ('DIFLIB', %s, '*FILE', 'PF', 4096, %s, %s)"
+    )
+    for node in ("primary", "backup"):
+        assert sim_pair.system(node, "CRTLIB LIB(DIFLIB)").rc == 0
+        sim_pair.query(node, insert, "SAME", "a" * 64, "2026-01-01T00:00:00+00:00")
+    sim_pair.query("primary", insert, "RECREATED", "b" * 64, "2026-01-01T00:00:00+00:00")
+    sim_pair.query("backup", insert, "RECREATED", "c" * 64, "2026-02-01T00:00:00+00:00")
+    _put(sim_pair, "DIFLIB", _save(sim_pair, "DIFLIB", "DIFLIB"), tmp_path)
+
+    partial = sim_pair.system("backup", "RSTLIB SAVLIB(DIFLIB) DEV(*SAVF) SAVF(SAVFLIB/DIFLIB)")
+    assert (partial.rc, partial.stdout, partial.stderr) == (
+        255,
+        "",
+        "CPF3756: *FILE RECREATED not restored to DIFLIB.\n"
+        "CPF3773: 1 objects restored. 1 not restored to DIFLIB.\n",
+    )
+    assert sim_pair.objects("backup", "DIFLIB") != sim_pair.objects("primary", "DIFLIB")
+
+    forced = sim_pair.system(
+        "backup", "RSTLIB SAVLIB(DIFLIB) DEV(*SAVF) SAVF(SAVFLIB/DIFLIB) ALWOBJDIF(*ALL)"
+    )
+    assert forced.stdout == "CPC3703: 2 objects restored from DIFLIB to DIFLIB.\n"
+    assert sim_pair.objects("backup", "DIFLIB") == sim_pair.objects("primary", "DIFLIB")

@@ -208,3 +208,16 @@ def test_apostrophes_survive_shell_and_cl_quoting(sim_pair: SimPair) -> None:
         "SELECT text_description FROM objects WHERE library = 'SAVFLIB' AND name = 'QUOTED'",
     )
     assert text == [("O'Brien's $HOME (save)",)]
+
+
+def test_qsh_system_variant_writes_every_message_to_stderr(sim_pair: SimPair) -> None:
+    """Qshell ``system``: ``ID:  text`` (two spaces) on stderr, even on success (ibmi.md §2.3)."""
+    ok = sim_pair.run("backup", """qsh -c 'system "CRTLIB LIB(QSHLIB)"'""")
+    assert (ok.rc, ok.stdout, ok.stderr) == (0, "", "CPC2102:  Library QSHLIB created.\n")
+    failed = sim_pair.run("backup", """qsh -c 'system "CRTLIB LIB(QSHLIB)"'""")
+    assert (failed.rc, failed.stdout, failed.stderr) == (
+        1,
+        "",
+        "CPF2111:  Library QSHLIB already exists.\n",
+    )
+    assert sim_pair.run("backup", "qsh").rc == 2
