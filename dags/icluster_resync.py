@@ -29,6 +29,7 @@ import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Asset, Param, task, task_group
+from airflow.sdk.exceptions import AirflowFailException
 
 from ibmi_resync.plan import load_plan
 from icluster_resync.operators import ResyncTaskOperator, plan_path, run_options
@@ -178,7 +179,12 @@ with DAG(
         resync_tasks = [
             t.task_id for t in context["dag"].tasks if isinstance(t, ResyncTaskOperator)
         ]
-        return write_run_report(context, PLAN, resync_tasks)
+        summary = write_run_report(context, PLAN, resync_tasks)
+        if summary["status"] == "FAIL":
+            # The report is the run's leaf task: failing it makes the run itself FAIL.
+            raise AirflowFailException(f"resync FAILED: {'; '.join(summary['reasons'])}; "
+                                       f"report {summary['report']}")
+        return summary
 
     report = write_report()
 

@@ -104,12 +104,14 @@ def build_report(
     libraries = groups.pop("_libraries", {})
     status: Status = "OK"
     reasons: list[str] = []
-    failed = sorted(
-        task for task, state in task_states.items() if state in ("failed", "upstream_failed")
-    )
+    failed = sorted(task for task, state in task_states.items() if state == "failed")
+    not_run = sorted(t for t, state in task_states.items() if state == "upstream_failed")
     if failed:
         status = "FAIL"
         reasons.append(f"tasks failed: {', '.join(failed)}")
+    if not_run:
+        status = "FAIL"
+        reasons.append(f"{len(not_run)} tasks not run because an earlier one failed")
     for record in groups.values():
         for check in record.get("sync_checks", []):
             count = check["differences"]
