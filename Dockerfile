@@ -25,6 +25,6 @@ COPY --chown=airflow:root plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:root dags/ /opt/airflow/dags/
 COPY --chown=airflow:root config/ /opt/airflow/config/
 # The domain package lives in include/ (Astro layout); Airflow adds dags/ and plugins/ itself.
-ENV PYTHONPATH=/opt/airflow/include:/opt/airflow \
+ENV PYTHONPATH=/opt/airflow/include:/opt/airflow/plugins:/opt/airflow \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
     IBMI_RESYNC_PLAN=/opt/airflow/config/demo-plan.yaml

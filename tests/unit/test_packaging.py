@@ -62,7 +62,7 @@ def test_dockerfile_uses_the_pinned_airflow_and_the_constraints() -> None:
         assert package in dockerfile, package
     for folder in ("include/", "plugins/", "dags/", "config/"):
         assert f"COPY --chown=airflow:root {folder}" in dockerfile, folder
-    assert "PYTHONPATH=/opt/airflow/include" in dockerfile
+    assert "PYTHONPATH=/opt/airflow/include:/opt/airflow/plugins" in dockerfile
 
 
 def test_the_python_version_of_the_image_is_the_one_we_test_on() -> None:
