@@ -32,6 +32,7 @@ from airflow.sdk import DAG, Asset, Param, task, task_group
 from airflow.sdk.exceptions import AirflowFailException
 
 from ibmi_resync.plan import load_plan
+from ibmi_resync.window import window_refusal
 from icluster_resync.operators import ResyncTaskOperator, plan_path, run_options
 from icluster_resync.reporting import write_run_report
 
@@ -69,8 +70,18 @@ with DAG(
 ) as dag:
 
     @task
-    def select_groups(params: dict | None = None) -> list[str]:
-        """The run's groups, SYSTEM first (runbook step 10), validated against the plan."""
+    def select_groups(params: dict | None = None, **context) -> list[str]:
+        """The run's groups, SYSTEM first (runbook step 10), validated against the plan;
+        a scheduled run that cannot finish its outage inside the window does not start."""
+        run = context["dag_run"]
+        refusal = window_refusal(
+            PLAN.schedule,
+            scheduled=str(run.run_type).endswith("scheduled"),
+            window_opened=run.run_after,
+            now=pendulum.now("UTC"),
+        )
+        if refusal:
+            raise AirflowFailException(refusal)
         chosen = run_options(params).selected_groups(PLAN)
         return [group.name for group in sorted(chosen, key=lambda group: not group.system)]
 
@@ -182,8 +193,9 @@ with DAG(
         summary = write_run_report(context, PLAN, resync_tasks)
         if summary["status"] == "FAIL":
             # The report is the run's leaf task: failing it makes the run itself FAIL.
-            raise AirflowFailException(f"resync FAILED: {'; '.join(summary['reasons'])}; "
-                                       f"report {summary['report']}")
+            raise AirflowFailException(
+                f"resync FAILED: {'; '.join(summary['reasons'])}; report {summary['report']}"
+            )
         return summary
 
     report = write_report()
