@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 _HOME = tempfile.mkdtemp(prefix="icluster-resync-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+# Airflow reads the DAGs folder once, when it is first imported (settings.DAGS_FOLDER), and any
+# test module may import it at collection: set it here, before them all. dag.test() serializes
+# the DAG into the bundle of this folder; a folder that does not exist leaves the DAG
+# unserialized ("Cannot create DagRun ... dag is not serialized").
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")

@@ -9,12 +9,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run(
         [str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy()
