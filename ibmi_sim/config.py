@@ -41,8 +41,78 @@ class LibrarySeed(BaseModel):
     objects: int = Field(20, ge=0)
     data_mb: float = Field(50.0, ge=0)
     text: str = ""
+    owner: str = "QSECOFR"  # owner of every seeded object (a profile of user_profiles)
+    # Private authorities on every seeded object of the library: profile -> *USE/*CHANGE/...
+    authorities: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name", "owner")
+    @classmethod
+    def _check(cls, value: str) -> str:
+        return _ibm_name(value)
+
+
+class AppJobSeed(BaseModel):
+    """An application job of a subsystem: started with it, ended with it, holding locks.
+
+    ``locks``: libraries whose physical files (*FILE PF) the job holds *SHRUPD while it runs
+    (shown by QSYS2.OBJECT_LOCK_INFO) [G] lock state.
+    """
+
+    name: str
+    user: str = "APPUSER"
+    locks: list[str] = Field(default_factory=list)
+
+    @field_validator("name", "user")
+    @classmethod
+    def _check(cls, value: str) -> str:
+        return _ibm_name(value)
+
+    @field_validator("locks")
+    @classmethod
+    def _libs(cls, value: list[str]) -> list[str]:
+        return [_ibm_name(x) for x in value]
+
+
+class IfsSeed(BaseModel):
+    """An IFS directory with ``files`` stream files totalling ``data_mb`` (and its parents)."""
+
+    path: str
+    files: int = Field(10, ge=0)
+    data_mb: float = Field(1.0, ge=0)
+    owner: str = "QSECOFR"
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or value.rstrip("/") == "" or "//" in value:
+            raise ValueError(f"{value!r} is not an absolute IFS path")
+        if value.upper().startswith(("/QSYS.LIB", "/QDLS")):
+            raise ValueError(f"{value!r}: libraries and folders are seeded elsewhere")
+        return value.rstrip("/")
+
+    @field_validator("owner")
+    @classmethod
+    def _check(cls, value: str) -> str:
+        return _ibm_name(value)
+
+
+class DloSeed(BaseModel):
+    """A QDLS folder with ``documents`` documents totalling ``data_mb``."""
+
+    name: str
+    documents: int = Field(10, ge=0)
+    data_mb: float = Field(1.0, ge=0)
+    owner: str = "QSECOFR"
 
     @field_validator("name")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        upper = value.upper()
+        if not re.match(r"^[A-Z$#@][A-Z0-9$#@_]{0,7}(\.[A-Z0-9$#@_]{1,3})?$", upper):
+            raise ValueError(f"{value!r} is not a folder name (8.3, upper case)")
+        return upper
+
+    @field_validator("owner")
     @classmethod
     def _check(cls, value: str) -> str:
         return _ibm_name(value)
@@ -54,6 +124,8 @@ class SubsystemSeed(BaseModel):
     name: str
     library: str = "QSYS"
     active_on: list[NodeKey] = Field(default_factory=lambda: ["primary", "backup"])
+    # Application jobs that run while the subsystem is active (ibmi_sim.appjobs).
+    jobs: list[AppJobSeed] = Field(default_factory=list)
 
     @field_validator("name", "library")
     @classmethod
@@ -83,6 +155,8 @@ class GroupSeed(BaseModel):
     name: str
     libraries: list[str]
     description: str = ""
+    ifs_paths: list[str] = Field(default_factory=list)  # IFS directories in the group's scope
+    dlo_folders: list[str] = Field(default_factory=list)  # QDLS folders in the group's scope
 
     @field_validator("name")
     @classmethod
@@ -102,7 +176,13 @@ class NodeConfig(BaseModel):
     role: Literal["PRIMARY", "BACKUP"]
     host: str = "127.0.0.1"
     ssh_port: int = Field(0, ge=0, le=65535)  # 0: pick a free port, reported in connections.json
+    sql_port: int = Field(0, ge=0, le=65535)  # the SQL front's port; 0 as for ssh_port
     database: str
+    # node_info keys that ibm_catalog serves (ENV_SYS_INFO, SYSTEM_STATUS_INFO); [G] figures.
+    os_version: str = "7"
+    os_release: str = "5"
+    system_asp_storage_mb: float = Field(2_000_000.0, gt=0)  # 1 MB = 1,000,000 bytes
+    system_asp_base_used_mb: float = Field(400_000.0, ge=0)  # used by what `objects` lacks
 
 
 class Timing(BaseModel):
@@ -180,6 +260,8 @@ class SimConfig(BaseModel):
     subsystems: list[SubsystemSeed] = Field(default_factory=_default_subsystems)
     user_profiles: list[UserSeed] = Field(default_factory=_default_users)
     replication_groups: list[GroupSeed] = Field(default_factory=_default_groups)
+    ifs: list[IfsSeed] = Field(default_factory=list)  # IFS directories seeded on both nodes
+    dlo_folders: list[DloSeed] = Field(default_factory=list)  # QDLS folders on both nodes
 
     def scaled(self, nominal_seconds: float) -> float:
         """Real seconds for a nominal duration (the one time-scale setting, issue 3 item 9)."""

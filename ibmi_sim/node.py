@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from ibmi_sim import db
+from ibmi_sim import db, ibm_catalog
 from ibmi_sim.cl_parser import CLParseError, parse
 from ibmi_sim.cl_specs import SPECS
 from ibmi_sim.config import NodeKey, SimConfig
@@ -68,6 +68,7 @@ class Node:
         async with self.pool.acquire() as conn:
             await db.create_schema(conn)
             await seed_node(conn, self.cfg, self.key)
+            await ibm_catalog.install_async(conn)  # IBM's SQL services over the tables above
             await self._recover(conn)
         for sub in ("QSYS.LIB", "tmp", f"home/{self.cfg.ssh_user.lower()}"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)

@@ -15,12 +15,16 @@ import os
 import signal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncssh
 
+from ibmi_sim.airflow_conns import AIRFLOW_CONNECTIONS_FILE, airflow_connections
 from ibmi_sim.bridge import SystemBridge, write_scripts
 from ibmi_sim.config import NODE_KEYS, SimConfig
 from ibmi_sim.node import Node
+from ibmi_sim.odbc import DEFAULT_DRIVER, connection_string, psqlodbc_options
+from ibmi_sim.sql_endpoint import NodeSqlEndpoint
 from ibmi_sim.sshd import ensure_key, start_ssh_server
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,8 @@ class Pair:
         self.ports: dict[str, int] = {}
         self.host_keys: dict[str, asyncssh.SSHKey] = {}
         self.client_key_path = state_dir / "keys" / "client_key"
+        self.sql: dict[str, NodeSqlEndpoint] = {}  # the SQL front per node (issue 3 item 5)
+        self._client_key: asyncssh.SSHKey | None = None
 
     async def start(self, *, reset: bool) -> None:
         """Open databases, write scripts, start bridges and SSH servers, publish connections."""
@@ -62,12 +68,39 @@ class Pair:
             )
             self._acceptors[key] = acceptor
             self.ports[key] = acceptor.sockets[0].getsockname()[1]
+            endpoint = NodeSqlEndpoint(node, host=node_cfg.host, port=node_cfg.sql_port)
+            await endpoint.start()
+            self.sql[key] = endpoint
+        self._client_key = client_key
         (self.state_dir / CONFIG_COPY).write_text(self.cfg.model_dump_json(indent=2))
         self._write_known_hosts()
         info = self.connection_info()
         tmp = self.state_dir / (CONNECTIONS_FILE + ".tmp")
         tmp.write_text(json.dumps(info, indent=2))
         os.replace(tmp, self.state_dir / CONNECTIONS_FILE)
+        airflow = self.state_dir / AIRFLOW_CONNECTIONS_FILE
+        airflow.with_suffix(".tmp").write_text(json.dumps(airflow_connections(info), indent=2))
+        os.replace(airflow.with_suffix(".tmp"), airflow)
+
+    async def set_reachable(self, key: str, reachable: bool) -> None:
+        """Fault "node unreachable" (issue 3 item 10): the node's SSH port and SQL front refuse
+        new connections (open SQL connections are dropped); True serves again on the same ports.
+        """
+        acceptor = self._acceptors.get(key)
+        if not reachable and acceptor is not None:
+            acceptor.close()
+            await acceptor.wait_closed()
+            del self._acceptors[key]
+        elif reachable and acceptor is None and self._client_key is not None:
+            node_cfg = self.cfg.nodes[key]  # type: ignore[index]
+            self._acceptors[key] = await start_ssh_server(
+                self.nodes[key],
+                node_cfg.host,
+                self.ports[key],
+                self.host_keys[key],
+                self._client_key,
+            )
+        await self.sql[key].set_reachable(reachable)
 
     def _host_key_line(self, key: str) -> str:
         return self.host_keys[key].export_public_key("openssh").decode().strip()
@@ -85,7 +118,11 @@ class Pair:
 
         ``{"version", "pid", "state_dir", "known_hosts_path", "nodes": {"primary"|"backup":
         {"system_name", "role", "host", "ssh_port", "user", "password", "private_key_path",
-        "public_key_path", "host_key", "known_hosts_line", "database", "database_url"}}}``
+        "public_key_path", "host_key", "known_hosts_line", "database", "database_url",
+        "sql_host", "sql_port", "odbc_login", "odbc_password", "odbc_driver", "odbc_options",
+        "odbc_connection_string"}}}`` (the ``sql_*``/``odbc_*`` keys were added to version 1:
+        additions only, so the version stays). ``airflow-connections.json`` next to it holds
+        the same as Airflow connections (:mod:`ibmi_sim.airflow_conns`).
         ``host_key`` is ``"ssh-ed25519 AAAA..."`` (Airflow SSH extra ``host_key`` takes it).
         """
         nodes: dict[str, Any] = {}
@@ -104,6 +141,7 @@ class Pair:
                 "known_hosts_line": self._known_hosts_line(key),
                 "database": node_cfg.database,
                 "database_url": node.database_url,
+                **self._sql_info(key),
             }
         return {
             "version": SCHEMA_VERSION,
@@ -113,8 +151,28 @@ class Pair:
             "nodes": nodes,
         }
 
+    def _sql_info(self, key: str) -> dict[str, Any]:
+        """The SQL front of node ``key`` as connections.json describes it."""
+        node_cfg = self.cfg.nodes[key]  # type: ignore[index]
+        server = urlsplit(self.cfg.server_url)
+        login, password = server.username or "postgres", server.password or ""
+        port = self.sql[key].port
+        return {
+            "sql_host": node_cfg.host,
+            "sql_port": port,
+            "odbc_login": login,
+            "odbc_password": password,
+            "odbc_driver": DEFAULT_DRIVER,
+            "odbc_options": psqlodbc_options(),
+            "odbc_connection_string": connection_string(
+                port, node_cfg.database, host=node_cfg.host, user=login, password=password
+            ),
+        }
+
     async def stop(self) -> None:
         """Stop servers and bridges, close nodes, withdraw connections.json."""
+        for endpoint in self.sql.values():
+            await endpoint.stop()
         for acceptor in self._acceptors.values():
             acceptor.close()
         for acceptor in self._acceptors.values():
@@ -124,6 +182,7 @@ class Pair:
         for node in self.nodes.values():
             await node.close()
         (self.state_dir / CONNECTIONS_FILE).unlink(missing_ok=True)
+        (self.state_dir / AIRFLOW_CONNECTIONS_FILE).unlink(missing_ok=True)
 
 
 async def serve(cfg: SimConfig, state_dir: Path, *, reset: bool) -> None:

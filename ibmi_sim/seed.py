@@ -83,6 +83,10 @@ async def seed_node(conn: asyncpg.Connection, cfg: SimConfig, node: NodeKey) -> 
                 ("node", node),
                 ("role", node_cfg.role),
                 ("system_name", node_cfg.system_name),
+                ("os_version", node_cfg.os_version),
+                ("os_release", node_cfg.os_release),
+                ("system_asp_storage_mb", f"{node_cfg.system_asp_storage_mb:g}"),
+                ("system_asp_base_used_mb", f"{node_cfg.system_asp_base_used_mb:g}"),
                 ("seeded", "yes"),
             ],
         )

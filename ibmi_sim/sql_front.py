@@ -28,14 +28,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import struct
 import threading
 from collections import deque
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Final, TypeVar
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_TABLE_FUNCTIONS",
@@ -45,6 +48,7 @@ __all__ = [
     "SqlRefused",
     "rewrite_sql",
     "split_statements",
+    "with_option",
 ]
 
 # ibmi.md §8: services that are TABLE FUNCTIONS (must be called as TABLE(QSYS2.NAME(...)) X).
@@ -382,6 +386,10 @@ class SqlFront:
     :param port: port to listen on; 0 picks a free one (read :attr:`port` after start).
     :param table_functions: routine names that are table functions (must be in TABLE()).
     :param views: names that are views (must not be in TABLE()); a name in both is both.
+    :param session_opened: called once per client connection after its start-up packet; returns
+        the connection's server job (``nnnnnn/USER/NAME``), which the front passes upstream as
+        ``options=-c ibmi.current_job=<job>`` (:mod:`ibmi_sim.ibm_catalog` reads it).
+    :param session_closed: called with that job name when the connection ends, however it ends.
     """
 
     def __init__(
@@ -395,8 +403,12 @@ class SqlFront:
         port: int = 0,
         table_functions: Iterable[str] = DEFAULT_TABLE_FUNCTIONS,
         views: Iterable[str] = DEFAULT_VIEWS,
+        session_opened: Callable[[], Awaitable[str]] | None = None,
+        session_closed: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.session_opened = session_opened
+        self.session_closed = session_closed
         self.database = database
         self.user = user
         self.host = host
@@ -481,10 +493,14 @@ class SqlFront:
             self._handlers.add(handler)
         self._writers.add(writer)
         upstream_writer: asyncio.StreamWriter | None = None
+        job: str | None = None
         try:
             startup = await self._startup(reader, writer)
             if startup is None:
                 return
+            if self.session_opened is not None:
+                job = await self.session_opened()
+                startup = with_option(startup, f"-c ibmi.current_job={job}")
             try:
                 upstream = await asyncio.open_connection(*self.upstream)
             except OSError as error:
@@ -511,6 +527,11 @@ class SqlFront:
                 if side is not None:
                     self._writers.discard(side)
                     side.close()
+            if job is not None and self.session_closed is not None:
+                try:  # shielded: a cancelled handler (front stopping) still ends the job
+                    await asyncio.shield(self.session_closed(job))
+                except Exception:  # never let the bookkeeping kill the front
+                    _log.exception("ending the SQL server job %s failed", job)
             self._handlers.discard(handler)  # type: ignore[arg-type]
 
     async def _startup(
@@ -545,6 +566,21 @@ class SqlFront:
             body = struct.pack("!I", _PROTOCOL_3)
             body += b"".join(key + b"\0" + value + b"\0" for key, value in params.items()) + b"\0"
             return struct.pack("!I", len(body) + 4) + body
+
+
+def with_option(startup: bytes, option: str) -> bytes:
+    """The start-up packet ``startup`` with ``option`` appended to its ``options`` parameter.
+
+    PostgreSQL splits ``options`` at blanks into command-line switches (``-c name=value``), so
+    ``option`` must hold no unescaped blank; a job name never does.
+    """
+    parts = startup[8:].split(b"\0")
+    params = dict(zip(parts[0:-2:2], parts[1:-2:2], strict=True))
+    current = params.get(b"options", b"")
+    params[b"options"] = (current + b" " if current else b"") + option.encode()
+    body = struct.pack("!I", _PROTOCOL_3)
+    body += b"".join(key + b"\0" + value + b"\0" for key, value in params.items()) + b"\0"
+    return struct.pack("!I", len(body) + 4) + body
 
 
 _T = TypeVar("_T")

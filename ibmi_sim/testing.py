@@ -23,6 +23,7 @@ import paramiko
 import psycopg2
 import yaml
 
+from ibmi_sim.airflow_conns import airflow_env
 from ibmi_sim.config import load_config
 from ibmi_sim.pair import CONNECTIONS_FILE
 
@@ -167,6 +168,19 @@ class SimPair:
                 library,
             )
         ]
+
+    def airflow_env(self) -> dict[str, str]:
+        """``AIRFLOW_CONN_IBMI_PRIMARY_SSH`` ... -> JSON: the pair's four Airflow connections
+        (:mod:`ibmi_sim.airflow_conns`), for ``monkeypatch.setenv`` or a subprocess env."""
+        return airflow_env(self.info)
+
+    def odbc(self, key: str, *, timeout: int = 10) -> Any:
+        """A new pyodbc connection (autocommit) to the node's SQL front; close it yourself."""
+        import pyodbc  # only tests that use SQL need the ODBC stack
+
+        return pyodbc.connect(
+            self.node(key)["odbc_connection_string"], autocommit=True, timeout=timeout
+        )
 
     def close(self) -> None:
         for client in self._clients.values():

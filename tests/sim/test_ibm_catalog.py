@@ -134,7 +134,8 @@ async def _build(url: str, savf_dir: Path) -> Node:
         await db.create_schema(conn)
         await seed_node(conn, CONFIG, "primary")
         await conn.executemany(
-            "INSERT INTO node_info (key, value) VALUES ($1, $2)",
+            "INSERT INTO node_info (key, value) VALUES ($1, $2)"
+            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",  # the seed sets them too
             [
                 ("system_asp_storage_mb", "100000"),
                 ("system_asp_base_used_mb", "20000"),
