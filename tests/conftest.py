@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
+
+import pytest
 
 _HOME = tempfile.mkdtemp(prefix="icluster-resync-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
@@ -15,3 +19,13 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 # the DAG into the bundle of this folder; a folder that does not exist leaves the DAG
 # unserialized ("Cannot create DagRun ... dag is not serialized").
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A metadata database for `dag.test()`: SQLite under the session's AIRFLOW_HOME."""
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run(
+        [str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy()
+    )
+    return Path(os.environ["AIRFLOW_HOME"])
