@@ -21,6 +21,14 @@ def reports_folder() -> Path:
     return Path(os.environ.get("IBMI_RESYNC_REPORTS", str(default)))
 
 
+def run_folder(run_id: str) -> Path:
+    """The folder of one run's report: the run id made safe as a single path component."""
+    safe = run_id.replace("/", "_").replace(":", "_").replace("\\", "_")
+    if safe in ("", ".", ".."):
+        raise ValueError(f"run id {run_id!r} cannot name a report folder")
+    return reports_folder() / safe
+
+
 def _results(value: Any) -> list[Mapping[str, Any]]:
     """A task's XCom: a dict for a plain task, a sequence of dicts for a mapped one."""
     if value is None:
@@ -55,7 +63,7 @@ def write_run_report(context: Mapping[str, Any], plan: Plan, task_ids: list[str]
         approvals=[approval] if approval else [],
         triggered_by=getattr(dag_run, "triggering_user_name", None),
     )
-    folder = reports_folder() / dag_run.run_id.replace("/", "_").replace(":", "_")
+    folder = run_folder(dag_run.run_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
     (folder / "report.html").write_text(render_html(report))
