@@ -193,6 +193,12 @@ class Timing(BaseModel):
     endsbs_immed_s: float = 2.0
     endsbs_cntrld_s: float = 10.0
     job_start_s: float = 0.2
+    # RSTAUT is long (issue 3 item 9): a grant per private authority, plus a start per profile.
+    rstaut_per_authority_s: float = 0.5
+    rstaut_per_profile_s: float = 5.0
+    # Nominal bytes a user profile and one of its private authorities take in SAVSECDTA.
+    secdta_profile_bytes: int = 100_000
+    secdta_authority_bytes: int = 1_000
 
 
 def _default_libraries() -> list[LibrarySeed]:

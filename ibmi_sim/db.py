@@ -103,6 +103,44 @@ CREATE TABLE IF NOT EXISTS authorities (
     authority    varchar(8)  NOT NULL,
     PRIMARY KEY (library, object_name, obj_type, user_profile)
 );
+-- What RSTUSRPRF restored and RSTAUT has yet to grant: IBM's authority reference table per
+-- profile (ibmi.md §5.1 RSTAUT: failed grants stay and RSTAUT can be re-run).
+CREATE TABLE IF NOT EXISTS authority_reference (
+    user_profile varchar(10) NOT NULL,
+    library      varchar(10) NOT NULL,
+    object_name  varchar(10) NOT NULL,
+    obj_type     varchar(10) NOT NULL,
+    authority    varchar(8)  NOT NULL,
+    PRIMARY KEY (user_profile, library, object_name, obj_type)
+);
+-- IFS directories (*DIR) and stream files (*STMF), by absolute path (SAV/RST, ibmi.md §5.1).
+CREATE TABLE IF NOT EXISTS ifs_objects (
+    path         text        PRIMARY KEY,
+    obj_type     varchar(10) NOT NULL,
+    size_bytes   bigint      NOT NULL DEFAULT 0,
+    version      integer     NOT NULL DEFAULT 1,
+    content_hash char(64)    NOT NULL,
+    owner        varchar(10) NOT NULL DEFAULT 'QSECOFR',
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    changed_at   timestamptz NOT NULL DEFAULT now(),
+    saved_at     timestamptz,
+    restored_at  timestamptz
+);
+-- QDLS folders (*FLR, folder '' = the root) and documents (*DOC) (SAVDLO/RSTDLO).
+CREATE TABLE IF NOT EXISTS dlo_objects (
+    folder       varchar(63) NOT NULL,
+    name         varchar(12) NOT NULL,
+    obj_type     varchar(5)  NOT NULL,
+    size_bytes   bigint      NOT NULL DEFAULT 0,
+    version      integer     NOT NULL DEFAULT 1,
+    content_hash char(64)    NOT NULL,
+    owner        varchar(10) NOT NULL DEFAULT 'QSECOFR',
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    changed_at   timestamptz NOT NULL DEFAULT now(),
+    saved_at     timestamptz,
+    restored_at  timestamptz,
+    PRIMARY KEY (folder, name)
+);
 CREATE TABLE IF NOT EXISTS command_log (
     id          bigserial   PRIMARY KEY,
     ts          timestamptz NOT NULL DEFAULT clock_timestamp(),

@@ -96,6 +96,65 @@ _DEFS: tuple[MessageDef, ...] = (
     MessageDef("CPF3773", E, 40, "&1 objects restored. &2 not restored to &3.", "O", "§5.4"),
     MessageDef("CPF3756", D, 30, "&2 &1 not restored to &3.", "O", "ibmi.md §5.4"),
     MessageDef("CPF3780", E, 40, "Specified file for library &1 not found.", "O", "ibmi.md §5.4"),
+    # --- Partial save of locked objects (ibmi.md §5.3: CPF3771 single library) ---------------
+    MessageDef("CPF3771", E, 40, "&1 objects saved from &2. &3 not saved.", "V id, G text", "§5.3"),
+    MessageDef("CPF3761", D, 30, "&2 &1 in &3 not saved. Object in use.", "G", "brief; no source"),
+    # --- SAVSECDTA, RSTUSRPRF, RSTAUT (ibmi.md §5.1, §12) --------------------------------------
+    # [I] SAVSECDTA to a save file: CPC3722 as any save to a save file (§5.3), library QSYS.
+    MessageDef(
+        "CPF3806", E, 40, "Objects from save file &1 in &2 not restored.", "O", "ibmi.md §5.4"
+    ),
+    MessageDef("CPC3705", C, 0, "&1 user profiles restored.", "V id, G text", "ibmi.md §5.1"),
+    MessageDef(
+        "CPF3775", E, 40, "&1 user profiles restored. &2 not restored.", "V id, G text", "§5.1"
+    ),
+    MessageDef("CPF3776", D, 30, "User profile &1 not found on the save media.", "G", "-"),
+    MessageDef("CPF3785", E, 40, "Not all subsystems ended.", "V id (list), G text", "§5.3"),
+    MessageDef("CPF2204", D, 30, "User profile &1 not found.", "G", "recollection"),
+    MessageDef(
+        "CPF3736", D, 20, "Authority not restored for user &1.", "V", "IBM RSTAUT job-log sample"
+    ),
+    MessageDef(
+        "CPC3706", C, 0, "&1 authorities restored for user profile &2.", "G", "brief (CPC3706?)"
+    ),
+    MessageDef(
+        "CPF3845",
+        D,
+        30,
+        "Some authorities not restored for user profile &1.",
+        "V text, G id",
+        "IBM RSTAUT job-log sample",
+    ),
+    MessageDef(
+        "CPF3846",
+        E,
+        40,
+        "Not all user profiles had all authorities restored.",
+        "V text, G id",
+        "IBM RSTAUT job-log sample",
+    ),
+    # --- SAV / RST (IFS) and SAVDLO / RSTDLO (ibmi.md §5.1, §5.3, §5.4) -----------------------
+    MessageDef("CPC370C", C, 0, "&1 objects saved.", "V id, G text", "ibmi.md §5.3"),
+    MessageDef("CPF3837", E, 40, "&1 objects saved. &2 not saved.", "G", "-"),
+    MessageDef("CPC370F", C, 0, "&1 objects restored.", "V id, G text", "ibmi.md §5.4"),
+    MessageDef("CPF383E", E, 40, "&1 objects restored. &2 not restored.", "V id, G text", "§5.4"),
+    MessageDef("CPD3782", D, 30, "Object &1 not restored: &2.", "G", "-"),
+    MessageDef("CPFA0A9", E, 40, "Object not found.  Object is &1.", "G", "recollection"),
+    MessageDef(
+        "CPC9063", C, 0, "&1 document library objects saved.", "V id, G text", "ibmi.md §5.1"
+    ),
+    MessageDef(
+        "CPC9053", C, 0, "&1 document library objects restored.", "V id, G text", "§5.1, §5.4"
+    ),
+    MessageDef(
+        "CPF909B",
+        E,
+        40,
+        "&1 document library objects restored. &2 not restored.",
+        "V id, G text",
+        "ibmi.md §5.1",
+    ),
+    MessageDef("CPF8A16", E, 40, "Folder &1 not found.", "G", "-"),
     # --- Subsystems and jobs (ibmi.md §7.1) ---------------------------------------------------
     MessageDef("CPF0943", C, 0, "Ending of subsystem &1 in progress.", "O", "ibmi.md §7.1"),
     MessageDef("CPF1054", E, 40, "No subsystem &1 active.", "O", "ibmi.md §7.1"),

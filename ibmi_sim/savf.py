@@ -57,6 +57,7 @@ class ArchivedObject:
     payload_len: int
     is_savf: bool = False
     created_at: str = ""  # ISO timestamp; restore keeps it (object identity across nodes)
+    path: str = ""  # IFS path or QDLS folder/document of SAV/SAVDLO ('' for library objects)
 
 
 def synthetic_payload(content_hash: str, length: int) -> Iterator[bytes]:

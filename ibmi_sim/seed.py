@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from ibmi_sim.config import LibrarySeed, NodeKey, SimConfig
+from ibmi_sim.config import DloSeed, IfsSeed, LibrarySeed, NodeKey, SimConfig
 
 # (type, attribute, name prefix, share of objects, share of data) [G] a plausible mix.
 _OBJECT_MIX: tuple[tuple[str, str, str, float, float], ...] = (
@@ -71,6 +71,51 @@ def library_objects(lib: LibrarySeed) -> list[ObjectRow]:
     return rows
 
 
+@dataclass(frozen=True)
+class StreamRow:
+    """One IFS object (``ifs_objects``) or QDLS object (``dlo_objects``, path = FOLDER/NAME)."""
+
+    path: str
+    obj_type: str
+    size_bytes: int
+    content_hash: str
+    owner: str
+
+
+def _sizes(seed_name: str, count: int, data_mb: float) -> list[int]:
+    rng = random.Random(seed_name)
+    weights = [rng.paretovariate(1.5) for _ in range(count)]
+    total = data_mb * 1_000_000
+    return [max(512, int(w * total / sum(weights))) for w in weights]
+
+
+def ifs_objects(seed: IfsSeed) -> list[StreamRow]:
+    """The directory of ``seed`` (its parents owned by QSYS [G]) and its stream files."""
+    parts = seed.path.strip("/").split("/")
+    parents = ["/" + "/".join(parts[:i]) for i in range(1, len(parts))]
+    rows = [StreamRow(p, "*DIR", 0, content_hash("IFS", p, "*DIR", 1), "QSYS") for p in parents]
+    rows.append(
+        StreamRow(seed.path, "*DIR", 0, content_hash("IFS", seed.path, "*DIR", 1), seed.owner)
+    )
+    for index, size in enumerate(_sizes(seed.path, seed.files, seed.data_mb), start=1):
+        path = f"{seed.path}/EXP{index:05d}.CSV"
+        rows.append(
+            StreamRow(path, "*STMF", size, content_hash("IFS", path, "*STMF", 1), seed.owner)
+        )
+    return rows
+
+
+def dlo_objects(seed: DloSeed) -> list[StreamRow]:
+    """The folder of ``seed`` (path ``/NAME``) and its documents (``NAME/Dnnnnn.PDF``)."""
+    rows = [
+        StreamRow(f"/{seed.name}", "*FLR", 0, content_hash("DLO", seed.name, "*FLR", 1), seed.owner)
+    ]
+    for index, size in enumerate(_sizes(seed.name, seed.documents, seed.data_mb), start=1):
+        path = f"{seed.name}/D{index:05d}.PDF"
+        rows.append(StreamRow(path, "*DOC", size, content_hash("DLO", path, "*DOC", 1), seed.owner))
+    return rows
+
+
 async def seed_node(conn: asyncpg.Connection, cfg: SimConfig, node: NodeKey) -> None:
     """Fill an empty node database; a database already seeded is left as it is."""
     if await conn.fetchval("SELECT value FROM node_info WHERE key = 'seeded'"):
@@ -100,7 +145,8 @@ async def seed_node(conn: asyncpg.Connection, cfg: SimConfig, node: NodeKey) -> 
         rows = [row for lib in libraries.values() for row in library_objects(lib)]
         await conn.executemany(
             "INSERT INTO objects (library, name, obj_type, attribute, size_bytes, version,"
-            " content_hash, created_at, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            " content_hash, created_at, changed_at, owner)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
             [
                 (
                     r.library,
@@ -111,8 +157,44 @@ async def seed_node(conn: asyncpg.Connection, cfg: SimConfig, node: NodeKey) -> 
                     r.version,
                     r.content_hash,
                     SEED_CREATED,
+                    libraries[r.library].owner,
                 )
                 for r in rows
+            ],
+        )
+        # LibrarySeed.authorities: a private authority on every seeded object of the library.
+        await conn.executemany(
+            "INSERT INTO authorities (library, object_name, obj_type, user_profile, authority)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            [
+                (r.library, r.name, r.obj_type, profile, aut)
+                for r in rows
+                for profile, aut in libraries[r.library].authorities.items()
+            ],
+        )
+        ifs_rows = {row.path: row for seed in cfg.ifs for row in ifs_objects(seed)}
+        await conn.executemany(
+            "INSERT INTO ifs_objects (path, obj_type, size_bytes, content_hash, owner,"
+            " created_at, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            [
+                (r.path, r.obj_type, r.size_bytes, r.content_hash, r.owner, SEED_CREATED)
+                for r in ifs_rows.values()
+            ],
+        )
+        await conn.executemany(
+            "INSERT INTO dlo_objects (folder, name, obj_type, size_bytes, content_hash, owner,"
+            " created_at, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            [
+                (
+                    *r.path.rsplit("/", 1),
+                    r.obj_type,
+                    r.size_bytes,
+                    r.content_hash,
+                    r.owner,
+                    SEED_CREATED,
+                )
+                for seed in cfg.dlo_folders
+                for r in dlo_objects(seed)
             ],
         )
         await conn.executemany(

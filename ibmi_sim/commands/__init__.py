@@ -3,7 +3,15 @@
 Importing this package registers every handler in :data:`HANDLERS` (command name -> coroutine).
 """
 
-from ibmi_sim.commands import batch, libraries, savefiles, saverestore, subsystems
+from ibmi_sim.commands import (
+    batch,
+    ifs_dlo,
+    libraries,
+    savefiles,
+    saverestore,
+    security,
+    subsystems,
+)
 from ibmi_sim.commands._base import HANDLERS, handler
 from ibmi_sim.commands.savefiles import refresh_savf_object
 
@@ -11,9 +19,11 @@ __all__ = [
     "HANDLERS",
     "batch",
     "handler",
+    "ifs_dlo",
     "libraries",
     "refresh_savf_object",
     "savefiles",
     "saverestore",
+    "security",
     "subsystems",
 ]
