@@ -27,6 +27,7 @@ BEHAVIOUR_GUESSES: tuple[tuple[str, str], ...] = (
     ("SAVLIB", "Save file with data and CLEAR(*NONE): CPA4067 answered C, then CPF3794."),
     ("SAVLIB", "DEV other than *SAVF is CPF9814; several/generic libraries with *SAVF CPF3737."),
     ("SAVLIB/RSTLIB", "Duration = nominal bytes / configured MB/s x time_scale (no sharing yet)."),
+    ("SAV/SAVDLO", "Durations as SAVLIB/RSTLIB (nominal bytes / configured MB/s)."),
     ("save file", "Records of 528 bytes; archive layout and checksum are the simulator's own."),
     ("RSTLIB", "Damaged or truncated save file: diagnostic CPF3743, escape CPF3794."),
     ("RSTLIB", "Empty save file, or one of another library: CPF3780."),
@@ -47,6 +48,47 @@ BEHAVIOUR_GUESSES: tuple[tuple[str, str], ...] = (
     ("SBMJOB", "A job queue is served by the subsystem of the same name; *JOBQ until active."),
     ("SBMJOB", "Batch job log ends with CPF1241 / CPF1240; finished jobs show status *OUTQ."),
     ("SFTP", "A put to /QSYS.LIB/...FILE needs CRTSAVF first (ibmi.md gap 8)."),
+    ("SAVSECDTA", "Completion CPC3722 'n objects saved from library QSYS.' (one per profile)."),
+    ("SAVSECDTA", "Nominal size: secdta_profile_bytes per profile + secdta_authority_bytes each."),
+    ("RSTUSRPRF", "USRPRF(*ALL) is refused with CPF3785 (the sim is never in restricted state)."),
+    ("RSTUSRPRF", "A name not in the save: CPF3776 each, then CPF3775 with counts."),
+    (
+        "RSTUSRPRF",
+        "Existing profile: user class, special authorities and text from the save; group and"
+        " status kept. New profile: no group. CPC3705/CPF3775 are also written to QHST.",
+    ),
+    (
+        "RSTAUT",
+        "CPC3706 per fully restored profile; CPF3845 per profile with failed grants; escape"
+        " CPF3846 at the end (texts of CPF3845/CPF3846 from IBM's job-log sample, ids guessed).",
+    ),
+    ("RSTAUT", "Unknown profile: CPF2204 diagnostic; profile without a table: 0 restored."),
+    ("RSTAUT", "Duration rstaut_per_profile_s + rstaut_per_authority_s per grant; one job."),
+    ("SAV/RST", "DEV must be a /QSYS.LIB/...FILE path (else CPF9814); nothing selected CPFA0A9."),
+    ("SAV/RST", "Completions CPC370C 'n objects saved.' / CPC370F 'n objects restored.'."),
+    ("SAV/RST", "SUBTREE(*OBJ/*STG) act as *ALL; PATTERN and CHGPERIOD are ignored."),
+    (
+        "RST",
+        "Existing objects are always replaced (ALWOBJDIF covers owner/group/authl only for RST);"
+        " OPTION(*NEW/*OLD) skip silently; missing parent directories are created (QSYS owner).",
+    ),
+    ("SAVDLO/RSTDLO", "Only DLO(*ALL) with FLR/SAVFLR folders (SIM0001 otherwise)."),
+    ("SAVDLO/RSTDLO", "Missing folder CPF8A16; folder not in the save: CPF909B with counts."),
+    (
+        "restore kinds",
+        "RST/RSTDLO/RSTUSRPRF of an empty save file or one of another save command: CPF3806;"
+        " RSTLIB of such a file: CPF3780 (as for another library).",
+    ),
+    (
+        "app jobs",
+        "Type BCH, command CALL PGM(NAME), start with STRSBS at once, end *NORMAL when the"
+        " subsystem reaches INACTIVE; one *SHRUPD lock per physical file, no member locks.",
+    ),
+    (
+        "partial save",
+        "SAVACT(*NO): *SHRUPD/*EXCLRD/*EXCL held by another job stop an object's save;"
+        " with save-while-active only *EXCL does. CPF3761 per object, then CPF3771.",
+    ),
     ("seed", "Object type mix and size distribution of generated libraries."),
 )
 

@@ -135,10 +135,7 @@ _DEFS: tuple[MessageDef, ...] = (
     ),
     # --- SAV / RST (IFS) and SAVDLO / RSTDLO (ibmi.md §5.1, §5.3, §5.4) -----------------------
     MessageDef("CPC370C", C, 0, "&1 objects saved.", "V id, G text", "ibmi.md §5.3"),
-    MessageDef("CPF3837", E, 40, "&1 objects saved. &2 not saved.", "G", "-"),
     MessageDef("CPC370F", C, 0, "&1 objects restored.", "V id, G text", "ibmi.md §5.4"),
-    MessageDef("CPF383E", E, 40, "&1 objects restored. &2 not restored.", "V id, G text", "§5.4"),
-    MessageDef("CPD3782", D, 30, "Object &1 not restored: &2.", "G", "-"),
     MessageDef("CPFA0A9", E, 40, "Object not found.  Object is &1.", "G", "recollection"),
     MessageDef(
         "CPC9063", C, 0, "&1 document library objects saved.", "V id, G text", "ibmi.md §5.1"

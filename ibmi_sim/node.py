@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from ibmi_sim import db, ibm_catalog
+from ibmi_sim.appjobs import start_all as _start_app_jobs
 from ibmi_sim.cl_parser import CLParseError, parse
 from ibmi_sim.cl_specs import SPECS
 from ibmi_sim.config import NodeKey, SimConfig
@@ -74,6 +75,7 @@ class Node:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         for (lib,) in await self.pool.fetch("SELECT name FROM libraries"):
             self.library_dir(lib).mkdir(exist_ok=True)
+        await _start_app_jobs(self)  # application jobs of active subsystems, with locks
 
     async def _recover(self, conn: asyncpg.Connection) -> None:
         """After a restart (like an IPL [I]): ends in progress are done, and jobs that were

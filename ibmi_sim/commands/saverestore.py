@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ibmi_sim import appjobs
 from ibmi_sim.cl_parser import CLCommand
 from ibmi_sim.commands._base import (
     handler,
@@ -71,11 +72,13 @@ async def _save(
     command: str,
     lib: str,
     keep: Callable[[str, str], bool],
+    job_number: int | None = None,
 ) -> int:
     """Write the archive of ``lib``'s objects accepted by ``keep(name, type)``; return count.
 
     The target save file is never saved into itself; a save file with data needs CLEAR.
-    CPF3770 when nothing was selected (ibmi.md §5.3 [O]).
+    CPF3770 when nothing was selected (ibmi.md §5.3 [O]). Objects locked by another job
+    (:mod:`ibmi_sim.appjobs`) are left out and the save ends with CPF3771 (partial save).
     """
     savf_lib, savf_name = await resolve_savf(node, cmd, "SAVF")
     if not await library_exists(node, lib):
@@ -102,6 +105,12 @@ async def _save(
     ]
     if not selected and command == "SAVOBJ":
         raise Escape("CPF3770", lib)
+    # Objects another job holds a conflicting lock on are not saved (ibmi.md §5.3, §5.6).
+    locked = await appjobs.locked_objects(
+        node, lib, save_active=cmd.text("SAVACT", "*NO") != "*NO", job_number=job_number
+    )
+    not_saved = [r for r in selected if (r["name"], r["obj_type"]) in locked]
+    selected = [r for r in selected if (r["name"], r["obj_type"]) not in locked]
     objects = [
         ArchivedObject(
             name=r["name"],
@@ -160,6 +169,16 @@ async def _save(
                 [(lib, o.name, o.obj_type, saved_at) for o in objects],
             )
     await refresh_savf_object(node, savf_lib, savf_name)
+    if not_saved:
+        # ibmi.md §5.3: CPF3771 [V] ends a save of one library with objects not saved; one
+        # diagnostic per object [G] CPF3761. The save file holds the objects that were saved.
+        raise Escape(
+            "CPF3771",
+            len(objects),
+            lib,
+            len(not_saved),
+            diagnostics=[("CPF3761", (r["name"], r["obj_type"], lib)) for r in not_saved],
+        )
     return len(objects)
 
 
@@ -286,7 +305,7 @@ async def savlib(node: Node, job: Job, cmd: CLCommand) -> None:
     """
     _check_savf_device(cmd)
     lib = _one_library(cmd.texts("LIB"), Escape("CPF3737"))
-    count = await _save(node, cmd, "SAVLIB", lib, lambda _name, _type: True)
+    count = await _save(node, cmd, "SAVLIB", lib, lambda _name, _type: True, job.number)
     await job.send("CPC3722", count, lib)
 
 
@@ -300,7 +319,12 @@ async def savobj(node: Node, job: Job, cmd: CLCommand) -> None:
     lib = _one_library(cmd.texts("LIB"), Escape("CPF3737"))
     names, types = cmd.texts("OBJ"), cmd.texts("OBJTYPE")
     count = await _save(
-        node, cmd, "SAVOBJ", lib, lambda n, t: _name_matches(names, n) and _type_matches(types, t)
+        node,
+        cmd,
+        "SAVOBJ",
+        lib,
+        lambda n, t: _name_matches(names, n) and _type_matches(types, t),
+        job.number,
     )
     await job.send("CPC3722", count, lib)
 

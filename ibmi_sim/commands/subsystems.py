@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ibmi_sim import appjobs
 from ibmi_sim.cl_parser import CLCommand
 from ibmi_sim.commands._base import (
     handler,
@@ -59,6 +60,7 @@ async def _finish_ending(node: Node, name: str, nominal_seconds: float) -> None:
         task = node.batch_jobs.get(number)
         if task is not None:
             task.cancel()
+    await appjobs.end(node, name)  # its application jobs end and release their locks
     await node.set_subsystem_status(name, "INACTIVE")
 
 
@@ -74,4 +76,5 @@ async def strsbs(node: Node, job: Job, cmd: CLCommand) -> None:
     if row["status"] in ("ACTIVE", "ENDING"):
         raise Escape("CPF1010", name)
     await node.set_subsystem_status(name, "ACTIVE")
+    await appjobs.start(node, name)  # [G] application jobs start at once, locks with them
     await job.send("CPF0902", name, row["library"])
