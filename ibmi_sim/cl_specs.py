@@ -56,6 +56,7 @@ class Spec(CommandSpecLike):
     name: str
     params: dict[str, P]
     positional: tuple[str, ...] = field(default_factory=tuple)
+    library: str = "QSYS"  # where the command object lives (ICLUSTER for the product's)
 
     def kind_of(self, keyword: str) -> str | None:
         param = self.params.get(keyword)
@@ -63,6 +64,7 @@ class Spec(CommandSpecLike):
 
     def bind(self, command: CLCommand) -> CLCommand:
         """Give positional values their keywords and check keywords and values."""
+        self._check_library(command.library)
         bound: list[Parameter] = []
         seen: set[str] = set()
         positional_index = 0
@@ -96,6 +98,18 @@ class Spec(CommandSpecLike):
             if definition.required and keyword not in {p.keyword for p in bound}:
                 raise CLParseError(self.name, "CPD0072", keyword)
         return CLCommand(command.name, command.library, tuple(bound))
+
+    def _check_library(self, library: str | None) -> None:
+        """CPD0030 when the command is not in the named library (or not in *LIBL).
+
+        [G] *LIBL is QSYS, QUSRSYS, QGPL (as in commands/_base.py), so an unqualified product
+        command (ICLUSTER is not on it) is not found, and ``QSYS/DMMRKPOS`` is not found either.
+        """
+        if library in (None, "*LIBL", "*NLVLIBL", "*SYSTEM"):
+            if self.library not in ("QSYS", "QUSRSYS", "QGPL"):
+                raise CLParseError(self.name, "CPD0030", self.name, library or "*LIBL")
+        elif library != self.library:
+            raise CLParseError(self.name, "CPD0030", self.name, library)
 
 
 _LIB_SPECIALS = _s("*LIBL", "*CURLIB", "*USRLIBL", "*ALL", "*ALLUSR")
@@ -147,6 +161,14 @@ def _check_value(cmd: str, keyword: str, definition: P, value: Element) -> None:
 
 def _spec(name: str, positional: Iterable[str], **params: P) -> Spec:
     return Spec(name, dict(params), tuple(positional))
+
+
+PRODUCT_LIBRARY = "ICLUSTER"  # icluster.md §1 [G] (the site profile's product_library)
+
+
+def _icl(name: str, positional: Iterable[str], **params: P) -> Spec:
+    """A Rocket iCluster command (icluster.md); [G] keywords beyond those icluster.md names."""
+    return Spec(name, dict(params), tuple(positional), PRODUCT_LIBRARY)
 
 
 _ANY = P()
@@ -527,4 +549,72 @@ SPECS: dict[str, Spec] = {
     )
 }
 
-__all__ = ["SPECS", "P", "Spec"]
+_GROUP = P("NAME", required=True, specials=_s("*ALL"))
+_CNTRLD = P("NAME", specials=_s("*CNTRLD", "*IMMED"))
+_REPAIR = P("NAME", max_values=6, specials=_s("*NONE", "*AUTH", "*JRN", "*CBU", "*CRD", "*ALL"))
+# icluster.md §1, §3-§5: verified keywords are GROUP? (G), OPTION/DELAY of DMENDGRP and DMENDCST,
+# USEMARKED, SCTYPE, REPAIR, ACTOOS, FULLSCOPTS, TARGET/DELAY of STRCNSC; the rest are [G].
+ICLUSTER_SPECS: dict[str, Spec] = {
+    s.name: s
+    for s in (
+        _icl("DMSTRCST", [], MSGQUEUE=_ANY, MAXWAITNOD=P("INT", specials=_s("*NOMAX"))),
+        _icl(
+            "DMENDCST",
+            ["OPTION", "DELAY"],
+            OPTION=_CNTRLD,
+            DELAY=P("INT"),
+            MSGQUEUE=_ANY,
+            MAXWAITGRP=P("INT"),
+            ENDNODES=P("NAME", specials=_s("*YES", "*NO", "*CURRENT", "*ALL")),
+            MAXWAITNOD=P("INT"),
+            ENDSBS=_YESNO,
+        ),
+        _icl("DMSTRNODE", ["NODE"], NODE=P("NAME", required=True, specials=_s("*CURRENT"))),
+        _icl(
+            "DMENDNODE",
+            ["NODE", "OPTION", "DELAY"],
+            NODE=P("NAME", required=True, specials=_s("*CURRENT")),
+            OPTION=_CNTRLD,
+            DELAY=P("INT"),
+        ),
+        _icl(
+            "DMENDGRP", ["GROUP", "OPTION", "DELAY"], GROUP=_GROUP, OPTION=_CNTRLD, DELAY=P("INT")
+        ),
+        _icl("DMMRKPOS", ["GROUP"], GROUP=_GROUP),
+        _icl(
+            "DMSTRGRP",
+            ["GROUP"],
+            GROUP=_GROUP,
+            STRAPY=_YESNO,
+            USEMARKED=_YESNO,
+            REFRESH=_YESNO,
+        ),
+        _icl(
+            "DMSTRSC",
+            ["GROUP"],
+            GROUP=P("NAME", required=True),
+            SCTYPE=P(
+                "NAME",
+                specials=_s(
+                    "*FULL", "*OBJATTR", "*FILEATTR", "*CHKOBSLETE", "*CHECKSUM", "*CHKSUM"
+                ),
+            ),
+            REPAIR=_REPAIR,
+            ACTOOS=_YESNO,
+            TARGET=_NAME,
+            FULLSCOPTS=P("ANY", max_values=5),
+        ),
+        _icl("ENDHASC", ["GROUP"], GROUP=P("NAME", required=True), TARGET=_NAME),
+        _icl(
+            "STRCNSC",
+            ["GROUP"],
+            GROUP=P("NAME", required=True),
+            TARGET=_NAME,
+            DELAY=P("INT"),
+            REPAIR=_REPAIR,
+        ),
+    )
+}
+SPECS.update(ICLUSTER_SPECS)
+
+__all__ = ["ICLUSTER_SPECS", "PRODUCT_LIBRARY", "SPECS", "P", "Spec"]

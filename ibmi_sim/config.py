@@ -201,6 +201,45 @@ class Timing(BaseModel):
     secdta_authority_bytes: int = 1_000
 
 
+class ICluster(BaseModel):
+    """Rocket iCluster behaviour (ibmi_sim.icluster); [G] every figure (nominal seconds).
+
+    DMMRKPOS takes ``mark_base_s`` + ``mark_per_object_s`` per object + data / ``mark_mb_per_s``
+    + ``mark_per_lock_s`` per lock held by an active job on the group's objects.
+    """
+
+    mark_base_s: float = 5.0
+    mark_per_object_s: float = 0.05
+    mark_mb_per_s: float = 1000.0
+    mark_per_lock_s: float = 10.0
+    group_start_s: float = 5.0
+    group_end_s: float = 3.0
+    node_start_s: float = 3.0
+    sync_check_base_s: float = 5.0
+    sync_check_per_object_s: float = 0.02
+    # icluster.md §4.1 (S10) says only *CHKOBSLETE/*FULL report objects present only on BACKUP;
+    # True makes *OBJATTR report them too (the runbook's *OBJATTR then catches a skipped CLRLIB).
+    objattr_reports_obsolete: bool = True
+
+
+class Replication(BaseModel):
+    """Journal, workload and apply model (ibmi_sim.icluster); [G] every figure.
+
+    Rates are nominal (per nominal second, so they follow ``time_scale``); ``tick_s`` is real.
+    The workload runs on PRIMARY while an application subsystem is active: one with ``jobs``,
+    or one named in ``app_subsystems``.
+    """
+
+    tick_s: float = Field(0.2, gt=0)
+    workload_changes_per_s: float = Field(2.0, ge=0)
+    workload_max_per_tick: int = Field(50, ge=0)
+    app_subsystems: list[str] = Field(default_factory=list)
+    send_entries_per_s: float = Field(200.0, ge=0)
+    apply_entries_per_s: float = Field(20.0, ge=0)
+    apply_max_per_tick: int = Field(500, ge=1)
+    receiver_entries: int = Field(10_000, ge=1)  # journal entries per receiver
+
+
 def _default_libraries() -> list[LibrarySeed]:
     return [
         LibrarySeed(name="APPLIB1", objects=30, data_mb=120, text="Orders"),
@@ -254,6 +293,8 @@ class SimConfig(BaseModel):
     time_scale: float = Field(1.0, gt=0)  # real seconds = nominal seconds * time_scale
     size_scale: float = Field(1e-4, gt=0)  # save-file bytes per nominal object byte
     timing: Timing = Field(default_factory=Timing)
+    icluster: ICluster = Field(default_factory=ICluster)
+    replication: Replication = Field(default_factory=Replication)
     nodes: dict[NodeKey, NodeConfig] = Field(
         default_factory=lambda: {
             "primary": NodeConfig(

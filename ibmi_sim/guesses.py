@@ -90,6 +90,71 @@ BEHAVIOUR_GUESSES: tuple[tuple[str, str], ...] = (
         " with save-while-active only *EXCL does. CPF3761 per object, then CPF3771.",
     ),
     ("seed", "Object type mix and size distribution of generated libraries."),
+    # --- Rocket iCluster (ibmi_sim/icluster.py, commands/icluster.py; icluster.md §12 gaps) ---
+    ("iCluster", "Product library ICLUSTER; commands found only there (not on *LIBL): CPD0030."),
+    ("iCluster", "Keywords beyond those icluster.md names (see cl_specs.ICLUSTER_SPECS)."),
+    ("iCluster", "Every message id and text (SIM1xxx, synthetic; set by the site profile)."),
+    ("iCluster", "ICSIM views (LOCAL_NODE, EVENT_LOG, GROUP_STATUS, NODE_STATUS, GROUP_LATENCY)."),
+    ("iCluster", "Status literals *ACTIVE/*INACTIVE/*STARTING/*ENDING for groups and nodes."),
+    ("iCluster", "Group commands act on the PRIMARY's group state wherever they run."),
+    ("iCluster", "The product library and XDMCLUSTER exist on every node, even if not configured."),
+    ("iCluster", "A node whose XDMCLUSTER ends becomes *INACTIVE until DMSTRNODE/DMSTRCST."),
+    (
+        "DMSTRCST",
+        "Starts XDMCLUSTER here, waits node_start_s, starts PRIMARY (metadata owner), this node"
+        " and the other; a node without XDMCLUSTER is skipped (diagnostic SIM1303).",
+    ),
+    ("DMSTRNODE", "Returns at once; *ACTIVE after node_start_s; needs that node's XDMCLUSTER."),
+    ("DMENDGRP", "*ENDING, then *INACTIVE after group_end_s; *CNTRLD drains apply up to DELAY."),
+    (
+        "DMMRKPOS",
+        "Refused (SIM1006) unless the group is *INACTIVE; returns at once; SIM1001 after"
+        " mark_base_s + objects, data and locks held by active jobs; the position is the"
+        " journal end when it completes; receiver name = group(6)+R+nnn.",
+    ),
+    (
+        "DMSTRGRP",
+        "*STARTING, *ACTIVE after group_start_s, SIM1101. Without USEMARKED(*YES) the group"
+        " starts at the current end of the journal (entries since its end are never applied);"
+        " STRAPY(*NO) sends without applying.",
+    ),
+    (
+        "DMSTRSC",
+        "Returns at once; SIM1201 after sync_check_base_s + per object. *OBJATTR compares"
+        " presence, attribute, size, owner and private authorities of the group's libraries"
+        " (not IFS/DLO) and, with objattr_reports_obsolete, objects only on BACKUP (icluster.md"
+        " says only *CHKOBSLETE/*FULL do); *CHECKSUM/*CHKSUM compare *FILE data; objects with"
+        " unapplied entries of an active group are in transit, not counted.",
+    ),
+    (
+        "DMSTRSC",
+        "REPAIR(*AUTH) copies private authorities (repaired, not counted); *CBU/*CRD/*JRN"
+        " accepted, no effect; ACTOOS(*YES) copies PRIMARY's object to BACKUP.",
+    ),
+    (
+        "STRCNSC",
+        "Only holds the group's sync-check slot (CONTINUOUS_SYNC_CHECK Y); checks nothing.",
+    ),
+    (
+        "ENDHASC",
+        "Ends a continuous or running sync check (SIM1202 'ended by ENDHASC'); none: SIM1204.",
+    ),
+    (
+        "replication",
+        "Journal per group on PRIMARY; workload on PRIMARY while a subsystem with application"
+        " jobs (or replication.app_subsystems) is active: 70% inserts (size + n x 512 bytes),"
+        " 30% updates, on *FILE PF of the groups' libraries its jobs lock (all if none).",
+    ),
+    (
+        "replication",
+        "Apply replays each entry on BACKUP's current object (size += delta, hash chained), so"
+        " lost or doubled entries stay visible; entries for missing objects are skipped.",
+    ),
+    (
+        "replication",
+        "Latency in real seconds: source = age of the oldest unsent entry, apply = age of the"
+        " oldest sent but unapplied one; rates nominal (send 200/s, apply 20/s per group).",
+    ),
 )
 
 

@@ -173,6 +173,56 @@ _DEFS: tuple[MessageDef, ...] = (
     # --- Simulator-only (clearly synthetic ids, issue 3 item 7 convention) --------------------
     MessageDef("SIM0001", E, 40, "&1 is not supported by the simulator.", "synthetic", "-"),
     MessageDef("SIM0002", E, 40, "Internal simulator error: &1", "synthetic", "-"),
+    # --- Rocket iCluster: every id synthetic (real ids not public, icluster.md §10, §12); ids
+    # SIM1001/1002/1101/1201/1202 and the two text shapes are set by the site profile
+    # (config/site-profiles/simulator.yaml). Event-log messages (ibmi_sim.icluster) first.
+    MessageDef(
+        "SIM1001",
+        C,
+        0,
+        "Positions marked for group &1 at receiver &2 sequence &3.",
+        "synthetic",
+        "-",
+    ),
+    MessageDef("SIM1002", E, 40, "Mark positions for group &1 failed: &2", "synthetic", "-"),
+    MessageDef("SIM1101", C, 0, "Group &1 started at receiver &2 sequence &3.", "synthetic", "-"),
+    MessageDef("SIM1102", C, 0, "Group &1 ended at applied sequence &2.", "synthetic", "-"),
+    MessageDef(
+        "SIM1201",
+        C,
+        0,
+        "Sync check &2 of group &1 complete: &3 objects out of sync, &4 repaired.",
+        "synthetic",
+        "-",
+    ),
+    MessageDef("SIM1202", E, 40, "Sync check &2 of group &1 failed: &3", "synthetic", "-"),
+    MessageDef("SIM1301", C, 0, "Node &1 is active.", "synthetic", "-"),
+    MessageDef("SIM1302", C, 0, "Node &1 is inactive.", "synthetic", "-"),
+    MessageDef(
+        "SIM1303", D, 30, "Node &1 not started: subsystem XDMCLUSTER not active.", "synthetic", "-"
+    ),
+    # Command completions and escapes (job log, so `system` prints them).
+    MessageDef("SIM1005", C, 0, "Mark positions for group &1 submitted.", "synthetic", "-"),
+    MessageDef(
+        "SIM1006", E, 40, "Group &1 is &2; end it before marking positions.", "synthetic", "-"
+    ),
+    MessageDef("SIM1010", E, 40, "Replication group &1 not found.", "synthetic", "-"),
+    MessageDef("SIM1011", E, 40, "Group &1 is &2; it cannot be started.", "synthetic", "-"),
+    MessageDef("SIM1012", E, 40, "Group &1 is &2; it cannot be ended.", "synthetic", "-"),
+    MessageDef("SIM1013", E, 40, "Node &1 is not active.", "synthetic", "-"),
+    MessageDef("SIM1014", E, 40, "No marked position for group &1.", "synthetic", "-"),
+    MessageDef("SIM1105", C, 0, "Start of group &1 submitted.", "synthetic", "-"),
+    MessageDef("SIM1106", C, 0, "End of group &1 submitted.", "synthetic", "-"),
+    MessageDef("SIM1203", E, 40, "A sync check is already running for group &1.", "synthetic", "-"),
+    MessageDef("SIM1204", E, 40, "No sync check is running for group &1.", "synthetic", "-"),
+    MessageDef("SIM1205", C, 0, "Sync check &2 for group &1 submitted.", "synthetic", "-"),
+    MessageDef("SIM1206", C, 0, "Sync check for group &1 ended.", "synthetic", "-"),
+    MessageDef("SIM1207", C, 0, "Continuous sync check for group &1 started.", "synthetic", "-"),
+    MessageDef("SIM1305", C, 0, "Start of node &1 submitted.", "synthetic", "-"),
+    MessageDef("SIM1306", C, 0, "End of node &1 submitted.", "synthetic", "-"),
+    MessageDef("SIM1307", E, 40, "Node &1 not found in the cluster.", "synthetic", "-"),
+    MessageDef("SIM1310", C, 0, "iCluster processes started on &1.", "synthetic", "-"),
+    MessageDef("SIM1311", C, 0, "iCluster processes ended on &1.", "synthetic", "-"),
 )
 
 MESSAGES: dict[str, MessageDef] = {m.msg_id: m for m in _DEFS}

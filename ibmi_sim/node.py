@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from ibmi_sim import db, ibm_catalog
+from ibmi_sim import db, ibm_catalog, icluster
 from ibmi_sim.appjobs import start_all as _start_app_jobs
 from ibmi_sim.cl_parser import CLParseError, parse
 from ibmi_sim.cl_specs import SPECS
@@ -46,6 +46,8 @@ class Node:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.batch_jobs: dict[int, asyncio.Task[Any]] = {}
         self.subsystem_changed = asyncio.Condition()
+        self.peer: Node | None = None  # the other node of the pair (set by Pair.start)
+        self.icluster: Any = None  # ibmi_sim.icluster.ClusterState, made on first use
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -70,6 +72,7 @@ class Node:
             await db.create_schema(conn)
             await seed_node(conn, self.cfg, self.key)
             await ibm_catalog.install_async(conn)  # IBM's SQL services over the tables above
+            await icluster.install(conn, self)  # iCluster tables and the ICSIM views
             await self._recover(conn)
         for sub in ("QSYS.LIB", "tmp", f"home/{self.cfg.ssh_user.lower()}"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)

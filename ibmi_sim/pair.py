@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import asyncssh
 
+from ibmi_sim import icluster
 from ibmi_sim.airflow_conns import AIRFLOW_CONNECTIONS_FILE, airflow_connections
 from ibmi_sim.bridge import SystemBridge, write_scripts
 from ibmi_sim.config import NODE_KEYS, SimConfig
@@ -71,6 +72,10 @@ class Pair:
             endpoint = NodeSqlEndpoint(node, host=node_cfg.host, port=node_cfg.sql_port)
             await endpoint.start()
             self.sql[key] = endpoint
+        primary, backup = self.nodes["primary"], self.nodes["backup"]
+        primary.peer, backup.peer = backup, primary
+        for node in self.nodes.values():
+            icluster.start(node)  # journal, workload, apply (issue 3 items 7, 8)
         self._client_key = client_key
         (self.state_dir / CONFIG_COPY).write_text(self.cfg.model_dump_json(indent=2))
         self._write_known_hosts()

@@ -5,6 +5,7 @@ Importing this package registers every handler in :data:`HANDLERS` (command name
 
 from ibmi_sim.commands import (
     batch,
+    icluster,
     ifs_dlo,
     libraries,
     savefiles,
@@ -19,6 +20,7 @@ __all__ = [
     "HANDLERS",
     "batch",
     "handler",
+    "icluster",
     "ifs_dlo",
     "libraries",
     "refresh_savf_object",

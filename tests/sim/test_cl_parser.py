@@ -214,7 +214,9 @@ def _spec_commands(draw: st.DrawFn) -> CLCommand:
         count = draw(st.integers(1, min(definition.max_values, 3)))
         values = draw(st.lists(_value_for(definition), min_size=count, max_size=count))
         params.append(Parameter(keyword, tuple(values)))
-    return CLCommand(spec.name, draw(st.none() | st.just("QSYS")), tuple(params))
+    # IBM's commands live in QSYS (found through *LIBL); the product's only in its library.
+    library = draw(st.none() | st.just("QSYS")) if spec.library == "QSYS" else spec.library
+    return CLCommand(spec.name, library, tuple(params))
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
