@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
+from ibmi_resync import sql
 from ibmi_resync.messages import Outcome, objects_not_restored, parse_joblog_rows, summarise
 from ibmi_resync.node import IbmiNode, SentCommand
 from ibmi_resync.program import (
@@ -455,7 +456,8 @@ def _check_job_log(
                 step,
                 node.name,
                 f"save of {expect['library']} ended {outcome.value}: "
-                f"{saved} saved, {not_saved} not saved; {_last_text(messages)}",
+                f"{saved} saved, {not_saved} not saved; {_last_text(messages)}"
+                f"{_locked_objects(node, expect['library']) if not_saved else ''}",
             )
         if wanted is not None and saved != wanted:
             raise StepFailed(
@@ -480,6 +482,29 @@ def _check_job_log(
     if outcome not in (Outcome.OK, Outcome.INFO):
         raise StepFailed(step, node.name, f"job ended {outcome.value}: {_last_text(messages)}")
     return outcome.value
+
+
+def _locked_objects(node: IbmiNode, library: str) -> str:
+    """The objects of ``library`` that jobs lock now, with the jobs: the likely reason for a
+    partial save, named so the operator can end those jobs and retry.
+
+    Why a lock query: CPF3771 carries counts only and ibmi.md §5.3 documents no per-object "not
+    saved" diagnostic with a text (see ``objects_not_saved``); OBJECT_LOCK_INFO (ibmi.md §7.2)
+    names what a SAVACT(*NO) save had to skip. A failed lookup never hides the save failure.
+    """
+    try:
+        rows = node.query(sql.LIBRARY_OBJECT_LOCKS, library=library)
+    except Exception as error:  # the save failure above is the message that matters
+        return f"; locked objects could not be listed ({type(error).__name__})"
+    held: dict[str, set[str]] = {}
+    for row in rows:
+        name = f"{str(row.get('SYSTEM_OBJECT_NAME', '?')).strip()} {row.get('OBJECT_TYPE', '')}"
+        held.setdefault(name.strip(), set()).add(str(row.get("JOB_NAME", "?")).strip())
+    if not held:
+        return "; no object of the library is locked now"
+    listed = [f"{name} ({', '.join(sorted(jobs))})" for name, jobs in sorted(held.items())]
+    more = f" and {len(listed) - 20} more" if len(listed) > 20 else ""
+    return f"; locked now: {', '.join(listed[:20])}{more}"
 
 
 def _last_text(messages: Sequence[Any]) -> str:

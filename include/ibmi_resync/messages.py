@@ -277,6 +277,16 @@ _CATALOG_ROWS = (
           "&1 user profiles restored."),
     _info("CPF3775", _E, _PART, "G", "RSTUSRPRF: some user profiles not restored",
           "&1 user profiles restored. &2 not restored."),
+    # RSTAUT (ibmi.md §5.2): IBM's RSTAUT job-log sample gives CPF3736 and the texts of the
+    # partial-completion pair; the ids CPF3845/CPF3846 and the completion CPC3706 are guesses.
+    _info("CPC3706", _C, _OK, "G", "RSTAUT: authorities restored for a user profile",
+          "&1 authorities restored for user profile &2."),
+    _info("CPF3736", _D, _PART, "V", "RSTAUT: an authority not restored",
+          "Authority not restored for user &1."),
+    _info("CPF3845", _D, _PART, "G", "RSTAUT: some authorities not restored for a profile",
+          "Some authorities not restored for user profile &1."),
+    _info("CPF3846", _E, _PART, "G", "RSTAUT: not every profile had all authorities restored",
+          "Not all user profiles had all authorities restored."),
     # --- Save file, subsystems, jobs, libraries, SQL (ibmi.md §4, §5.1, §7.1) ---
     _info("CPF5813", _D, _DONE, "O", "save file already exists",
           "File &1 in library &2 already exists."),
@@ -294,6 +304,9 @@ _CATALOG_ROWS = (
           "Subsystem name &1 active."),
     _info("CPF1080", _E, _FAIL, "O", "subsystem description library not found",
           "Library &1 not found."),
+    # The last message of a batch job's log when it ended without an escape (ibmi.md §7.1).
+    _info("CPF1241", _C, _INFO, "G", "batch job completed normally",
+          "Job &1 completed normally on &2 at &3."),
     # SBMJOB returns once the job is queued; the work itself still has to be polled.
     _info("CPC1221", _C, _PROG, "G", "job submitted to a job queue",
           "Job &3/&2/&1 submitted to job queue &4 in library &5."),

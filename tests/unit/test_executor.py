@@ -220,6 +220,36 @@ def test_a_save_that_missed_objects_stops_with_the_counts() -> None:
         executor.run(steps, pending.index + 1)
 
 
+def test_a_partial_save_names_the_locked_objects_and_their_jobs() -> None:
+    nodes, primary, _ = _nodes()
+    _save_node(primary, saved=10)
+    primary.sql["JOBLOG_INFO"] = lambda _p: [
+        {
+            "ORDINAL_POSITION": 1,
+            "MESSAGE_ID": "CPF3771",
+            "MESSAGE_TYPE": "ESCAPE",
+            "SEVERITY": 40,
+            "MESSAGE_TEXT": "10 objects saved from SECLIB. 2 not saved.",
+        }
+    ]
+    primary.sql["OBJECT_LOCK_INFO"] = lambda p: [
+        {"SYSTEM_OBJECT_NAME": "SEC001", "OBJECT_TYPE": "*FILE", "JOB_NAME": "1/APPUSER/A"},
+        {"SYSTEM_OBJECT_NAME": "SEC001", "OBJECT_TYPE": "*FILE", "JOB_NAME": "2/APPUSER/B"},
+        {"SYSTEM_OBJECT_NAME": "SEC007", "OBJECT_TYPE": "*FILE", "JOB_NAME": "1/APPUSER/A"},
+    ]
+    steps = [s for s in _phase(Phase.SAVE, "SYSTEM") if s.subject == "SECLIB"]
+    executor = Executor(nodes, RunState({"count:SECLIB": 12}))
+    pending = executor.run(steps)
+    assert pending is not None
+    executor.resume(steps, pending.index, {"status": "done", "seen": "*OUTQ"})
+    with pytest.raises(StepFailed) as failed:
+        executor.run(steps, pending.index + 1)
+    assert "10 saved, 2 not saved" in str(failed.value)
+    assert "locked now: SEC001 *FILE (1/APPUSER/A, 2/APPUSER/B), SEC007 *FILE (1/APPUSER/A)" in (
+        str(failed.value)
+    )
+
+
 def test_an_existing_save_file_is_cleared_before_it_is_reused() -> None:
     nodes, primary, _ = _nodes()
     _save_node(primary, saved=12)
