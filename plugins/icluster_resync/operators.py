@@ -85,10 +85,12 @@ class ResyncTaskOperator(BaseOperator):
             return {"dry_run": True, "steps": len(steps)}
         return self._walk(plan, options, steps, RunState(), 0)
 
-    def execute_complete(
-        self, context: Context, event: dict[str, Any], state: dict[str, Any], index: int
-    ) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         plan, options, steps = self._slice(context)
+        resume = event.get("resume") or {}
+        if "state" not in resume or "index" not in resume:
+            raise AirflowFailException(f"the wait came back without the task's state: {event}")
+        state, index = resume["state"], int(resume["index"])
         executor = self._executor(plan, options, RunState.from_dict(state))
         try:
             executor.resume(steps, index, event)
@@ -131,9 +133,9 @@ class ResyncTaskOperator(BaseOperator):
                 condition=pending.condition,
                 poll_seconds=pending.poll_seconds,
                 timeout_seconds=pending.timeout_seconds,
+                resume={"state": state.to_dict(), "index": pending.index},
             ),
             method_name="execute_complete",
-            kwargs={"state": state.to_dict(), "index": pending.index},
         )
 
     def _executor(self, plan: Plan, options: RunOptions, state: RunState) -> Executor:

@@ -29,6 +29,10 @@ class NodeQueryTrigger(BaseTrigger):
     says the wait failed, e.g. a failure message or a frozen apply) or "timeout"; `seen` is
     what the last poll saw and `details` what the condition extracted. Connection errors are
     retried until the timeout: a node that drops off for a minute does not fail the wait.
+
+    `resume` is handed back untouched in the event: the deferred task's executor state. It
+    rides in the trigger, not in the deferral's kwargs, because `dag.test()` (3.3.2) resumes a
+    task with the event alone and drops those kwargs; the real triggerer would keep them.
     """
 
     def __init__(
@@ -41,6 +45,7 @@ class NodeQueryTrigger(BaseTrigger):
         poll_seconds: float,
         timeout_seconds: float,
         started_at: float | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.odbc_conn_id = odbc_conn_id
@@ -50,6 +55,7 @@ class NodeQueryTrigger(BaseTrigger):
         self.poll_seconds = float(poll_seconds)
         self.timeout_seconds = float(timeout_seconds)
         self.started_at = time.time() if started_at is None else float(started_at)
+        self.resume = dict(resume or {})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -62,6 +68,7 @@ class NodeQueryTrigger(BaseTrigger):
                 "poll_seconds": self.poll_seconds,
                 "timeout_seconds": self.timeout_seconds,
                 "started_at": self.started_at,
+                "resume": self.resume,
             },
         )
 
@@ -83,7 +90,14 @@ class NodeQueryTrigger(BaseTrigger):
                 memory, seen = verdict.memory, verdict.seen
                 if verdict.done:
                     status = "done" if verdict.ok else "failed"
-                    yield TriggerEvent({"status": status, "seen": seen, "details": verdict.details})
+                    yield TriggerEvent(
+                        {
+                            "status": status,
+                            "seen": seen,
+                            "details": verdict.details,
+                            "resume": self.resume,
+                        }
+                    )
                     return
             except Exception as error:
                 seen = f"poll failed: {type(error).__name__}: {error}"
@@ -97,6 +111,7 @@ class NodeQueryTrigger(BaseTrigger):
                         "seen": seen,
                         "details": {},
                         "timeout_seconds": self.timeout_seconds,
+                        "resume": self.resume,
                     }
                 )
                 return

@@ -73,11 +73,13 @@ def test_end_applications_defers_with_its_state_and_resumes(scripted: Scripted) 
     assert trigger.params == ["APPLIB", "APPSBS"]
     assert trigger.condition == {"kind": "subsystem_inactive"}
     assert scripted.sent == ["QSYS/ENDSBS SBS(APPSBS) OPTION(*CNTRLD) DELAY(120)"]
-    kwargs = deferred.value.kwargs
-    # A rebuilt operator (after deferral) continues from the wait with the carried state.
+    # The state rides in the trigger and comes back in its event (dag.test drops the
+    # deferral's kwargs); a rebuilt operator continues from the wait with it.
+    assert not deferred.value.kwargs
+    assert trigger.resume["index"] >= 0 and trigger.resume["state"]["log"]
     again = ResyncTaskOperator(task_id="end_applications", resync_task="end_applications")
     result = again.execute_complete(
-        _context(), {"status": "done", "seen": "STATUS=INACTIVE"}, **kwargs
+        _context(), {"status": "done", "seen": "STATUS=INACTIVE", "resume": trigger.resume}
     )
     assert result["task"] == "end_applications"
     # after the wait: no *IMMED end needed, then no user jobs, then no locks in 4 libraries
@@ -92,8 +94,15 @@ def test_a_runbook_failure_is_not_retried(scripted: Scripted) -> None:
     scripted.subsystem_status = "X"
     with pytest.raises(AirflowFailException, match="user job"):
         operator.execute_complete(
-            _context(), {"status": "done", "seen": "STATUS=INACTIVE"}, **deferred.value.kwargs
+            _context(),
+            {"status": "done", "seen": "STATUS=INACTIVE", "resume": deferred.value.trigger.resume},
         )
+
+
+def test_an_event_without_the_state_fails_clearly(scripted: Scripted) -> None:
+    operator = ResyncTaskOperator(task_id="end_applications", resync_task="end_applications")
+    with pytest.raises(AirflowFailException, match="without the task's state"):
+        operator.execute_complete(_context(), {"status": "done", "seen": "STATUS=INACTIVE"})
 
 
 def test_a_dry_run_sends_nothing(scripted: Scripted) -> None:

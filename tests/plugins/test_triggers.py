@@ -57,6 +57,16 @@ def test_serialize_round_trip_and_classpath() -> None:
     assert NodeQueryTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
+def test_the_deferred_task_state_comes_back_untouched_in_the_event() -> None:
+    carried = {"state": {"values": {"count:ORDLIB": 40}, "log": []}, "index": 7}
+    trigger = _make_trigger(started_at=None, resume=carried)
+    database = FakeDatabase([[{"STATUS": "INACTIVE"}]])
+    with mock.patch.object(trigger, "_database", mock.AsyncMock(return_value=database)):
+        (event,) = _events(trigger)
+    assert event["resume"] == carried
+    assert NodeQueryTrigger(**trigger.serialize()[1]).resume == carried
+
+
 def test_ends_when_the_condition_holds_with_one_connection() -> None:
     database = FakeDatabase(
         [[{"STATUS": "ENDING", "CURRENT_ACTIVE_JOBS": 2}], [{"STATUS": "INACTIVE"}]]
@@ -65,7 +75,12 @@ def test_ends_when_the_condition_holds_with_one_connection() -> None:
     with mock.patch.object(trigger, "_database", mock.AsyncMock(return_value=database)) as seam:
         events = _events(trigger)
     assert events == [
-        {"status": "done", "seen": "STATUS=INACTIVE CURRENT_ACTIVE_JOBS=None", "details": {}}
+        {
+            "status": "done",
+            "seen": "STATUS=INACTIVE CURRENT_ACTIVE_JOBS=None",
+            "details": {},
+            "resume": {},
+        }
     ]
     assert database.calls == 2
     assert seam.await_count == 1
