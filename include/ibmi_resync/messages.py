@@ -526,6 +526,11 @@ class SystemResult:
         summary = summarise(self.messages, extra_catalog=extra_catalog)
         if not self.succeeded and self.escape is None:
             return Outcome.FAILED
+        if summary is Outcome.UNKNOWN and self.succeeded and self.escape is None:
+            # Exit status 0 means the command sent no escape (ibmi.md §2.3): it completed. An
+            # unknown completion or informational id (a product's own, a release's new one)
+            # says nothing against that; in a job log, where no exit status exists, it would.
+            return Outcome.OK
         return summary
 
 

@@ -698,3 +698,14 @@ def test_property_never_raises(stdout: str, stderr: str, exit_status: int) -> No
         classify(message)
         _ = message.counts
     parse_submitted_job(result)
+
+
+def test_a_command_that_exits_0_with_an_unknown_completion_id_completed() -> None:
+    # PASE system exits 0 only when no escape was sent (ibmi.md §2.3).
+    result = parse_system_output("SIM1106: End of group ORDERS submitted.\n", "", 0)
+    assert result.outcome() is Outcome.OK
+
+
+def test_an_unknown_escape_is_never_taken_for_success() -> None:
+    result = parse_system_output("", "SIM9999: Something went wrong.\n", 255)
+    assert result.outcome() not in (Outcome.OK, Outcome.INFO)
