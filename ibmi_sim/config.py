@@ -44,6 +44,9 @@ class LibrarySeed(BaseModel):
     owner: str = "QSECOFR"  # owner of every seeded object (a profile of user_profiles)
     # Private authorities on every seeded object of the library: profile -> *USE/*CHANGE/...
     authorities: dict[str, str] = Field(default_factory=dict)
+    # Objects only BACKUP has (OLDnnnnn *FILE PF, left over from an older restore): a resync
+    # that skips CLRLIB keeps them and the sync check reports them (issue 3 item 8).
+    stale_on_backup: int = Field(0, ge=0)
 
     @field_validator("name", "owner")
     @classmethod
@@ -211,7 +214,7 @@ class ICluster(BaseModel):
     mark_base_s: float = 5.0
     mark_per_object_s: float = 0.05
     mark_mb_per_s: float = 1000.0
-    mark_per_lock_s: float = 10.0
+    mark_per_lock_s: float = 2.0
     group_start_s: float = 5.0
     group_end_s: float = 3.0
     node_start_s: float = 3.0

@@ -640,10 +640,12 @@ class SyncResult:
 
 
 async def _snapshot(
-    conn: asyncpg.Connection, libraries: list[str]
+    conn: asyncpg.Connection, libraries: list[str], ifs_paths: list[str], dlo_folders: list[str]
 ) -> tuple[
     dict[tuple[str, str, str], asyncpg.Record], dict[tuple[str, str, str], set[tuple[str, str]]]
 ]:
+    """Objects of a group's scope keyed (library, name, type); IFS objects as ('*IFS', path,
+    type) and QDLS objects as ('*QDLS', folder/name, type); plus private authorities."""
     objects = {
         (r["library"], r["name"], r["obj_type"]): r
         for r in await conn.fetch(
@@ -654,6 +656,25 @@ async def _snapshot(
     }
     for r in await conn.fetch("SELECT name FROM libraries WHERE name = ANY($1::text[])", libraries):
         objects[("QSYS", r["name"], "*LIB")] = r
+    if ifs_paths:
+        for r in await conn.fetch(
+            "SELECT '*IFS' AS library, path AS name, obj_type, '' AS attribute, size_bytes,"
+            " content_hash, owner FROM ifs_objects WHERE path = ANY($1::text[])"
+            " OR EXISTS (SELECT 1 FROM unnest($1::text[]) AS p(dir)"
+            "            WHERE ifs_objects.path LIKE p.dir || '/%')",
+            ifs_paths,
+        ):
+            objects[("*IFS", r["name"], r["obj_type"])] = r
+    if dlo_folders:
+        for r in await conn.fetch(
+            "SELECT '*QDLS' AS library, ltrim(folder || '/' || name, '/') AS name, obj_type,"
+            " '' AS attribute, size_bytes, content_hash, owner FROM dlo_objects"
+            " WHERE (folder = '' AND name = ANY($1::text[])) OR folder = ANY($1::text[])"
+            " OR EXISTS (SELECT 1 FROM unnest($1::text[]) AS f(dir)"
+            "            WHERE dlo_objects.folder LIKE f.dir || '/%')",
+            dlo_folders,
+        ):
+            objects[("*QDLS", r["name"], r["obj_type"])] = r
     auths: dict[tuple[str, str, str], set[tuple[str, str]]] = {}
     for r in await conn.fetch(
         "SELECT library, object_name, obj_type, user_profile, authority FROM authorities"
@@ -673,7 +694,8 @@ def _differs(p: Any, b: Any, attrs: bool, checks_data: bool) -> str | None:
         b["owner"],
     ):
         return "ATR"
-    if checks_data and p["obj_type"] == "*FILE" and p["content_hash"] != b["content_hash"]:
+    data = p["obj_type"] in ("*FILE", "*STMF", "*DOC")
+    if checks_data and data and p["content_hash"] != b["content_hash"]:
         return "DTA"
     return None
 
@@ -697,6 +719,9 @@ async def compare_group(
     ic = primary.cfg.icluster
     repair = set(repair)
     libraries = await group_libraries(primary, group)
+    seed = next((g for g in primary.cfg.replication_groups if g.name == group), None)
+    ifs_paths = list(seed.ifs_paths) if seed else []
+    dlo_folders = [f.upper() for f in seed.dlo_folders] if seed else []
     attrs = sctype in ("*OBJATTR", "*FULL", "*FILEATTR")
     files_only = sctype == "*FILEATTR"
     checks_data = sctype in ("*CHECKSUM", "*CHKSUM")
@@ -721,9 +746,9 @@ async def compare_group(
                         g["applied_sequence"],
                     )
                 }
-            p_objs, p_auth = await _snapshot(conn, libraries)
+            p_objs, p_auth = await _snapshot(conn, libraries, ifs_paths, dlo_folders)
         async with backup.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            b_objs, b_auth = await _snapshot(conn, libraries)
+            b_objs, b_auth = await _snapshot(conn, libraries, ifs_paths, dlo_folders)
     differences: list[Difference] = []
     auth_fixes: list[tuple[tuple[str, str, str], set[tuple[str, str]]]] = []
     refresh: list[Any] = []
@@ -821,7 +846,11 @@ async def run_sync_check(
             return
         result = await compare_group(node, node.peer, group, sctype, repair, activate)
         shown = result.differences[:100]
-        detail = "\n".join(f"{d.library}/{d.name} {d.obj_type} {d.reason}" for d in shown)
+        detail = "\n".join(
+            f"{d.name if d.library.startswith('*') else d.library + '/' + d.name}"
+            f" {d.obj_type} {d.reason}"
+            for d in shown
+        )
         if len(result.differences) > len(shown):
             detail += f"\n... {len(result.differences) - len(shown)} more"
         await update_group(node, group, last_oos_count=len(result.differences))

@@ -116,6 +116,14 @@ def dlo_objects(seed: DloSeed) -> list[StreamRow]:
     return rows
 
 
+def stale_objects(lib: LibrarySeed) -> list[ObjectRow]:
+    """``lib.stale_on_backup`` objects only BACKUP has (seeded there only)."""
+    return [
+        ObjectRow(lib.name, name, "*FILE", "PF", 40_960, 1, content_hash(lib.name, name, "OLD", 1))
+        for name in (f"OLD{index:05d}" for index in range(1, lib.stale_on_backup + 1))
+    ]
+
+
 async def seed_node(conn: asyncpg.Connection, cfg: SimConfig, node: NodeKey) -> None:
     """Fill an empty node database; a database already seeded is left as it is."""
     if await conn.fetchval("SELECT value FROM node_info WHERE key = 'seeded'"):
@@ -143,6 +151,8 @@ async def seed_node(conn: asyncpg.Connection, cfg: SimConfig, node: NodeKey) -> 
             [(lib.name, lib.text) for lib in libraries.values()],
         )
         rows = [row for lib in libraries.values() for row in library_objects(lib)]
+        if node == "backup":
+            rows += [row for lib in libraries.values() for row in stale_objects(lib)]
         await conn.executemany(
             "INSERT INTO objects (library, name, obj_type, attribute, size_bytes, version,"
             " content_hash, created_at, changed_at, owner)"

@@ -58,6 +58,12 @@ async def dmstrcst(node: Node, job: Job, cmd: CLCommand) -> None:
     [G] A node whose XDMCLUSTER is not active is not started (diagnostic SIM1303, no escape);
     auto-start groups are not modelled.
     """
+    # [G] An XDMCLUSTER still ending is waited for (STRSBS of an ending subsystem fails).
+    while (
+        await node.pool.fetchval("SELECT status FROM subsystems WHERE name = $1", PRODUCT_SUBSYSTEM)
+        == "ENDING"
+    ):
+        await asyncio.sleep(node.cfg.replication.tick_s)
     if not await icluster.subsystem_active(node):
         await node.set_subsystem_status(PRODUCT_SUBSYSTEM, "ACTIVE")
     await pause(node, node.cfg.icluster.node_start_s)

@@ -30,6 +30,12 @@ def icluster_config(tag: str) -> dict[str, Any]:
     """fast_test_config with an application job in APPSBS, so the workload runs on PRIMARY."""
     cfg = fast_test_config(tag)
     cfg["icluster"] = {"sync_check_base_s": 60.0}  # 0.6 s: long enough to meet a second one
+    cfg["ifs"] = [{"path": "/home/orders/exports", "files": 4, "data_mb": 1}]
+    cfg["dlo_folders"] = [{"name": "INVOICES", "documents": 3, "data_mb": 1}]
+    cfg["replication_groups"] = [
+        {"name": "GRP01", "libraries": ["APPLIB1"], "ifs_paths": ["/home/orders/exports"]},
+        {"name": "GRP02", "libraries": ["APPLIB2", "APPLIB3"], "dlo_folders": ["INVOICES"]},
+    ]
     for sbs in cfg["subsystems"]:
         if sbs["name"] == APP_SUBSYSTEM:
             sbs["jobs"] = [{"name": "ORDENTRY", "user": "APPUSER", "locks": ["APPLIB1", "APPLIB2"]}]
@@ -261,3 +267,15 @@ def restart_application(pair: SimPair) -> None:
 
 def in_sync(pair: SimPair, library: str) -> bool:
     return pair.objects("primary", library) == pair.objects("backup", library)
+
+
+def last_sync_detail(pair: SimPair, group: str) -> str:
+    """Second-level text of the group's last SIM1201 (LIB/OBJ TYPE REASON lines), for messages."""
+    rows = sql(
+        pair,
+        "primary",
+        "SELECT MESSAGE_SECOND_LEVEL_TEXT FROM ICSIM.EVENT_LOG WHERE GROUP_NAME = ?"
+        " AND MESSAGE_ID = 'SIM1201' ORDER BY MESSAGE_TIMESTAMP DESC",
+        group,
+    )
+    return str(rows[0]["MESSAGE_SECOND_LEVEL_TEXT"]) if rows else ""

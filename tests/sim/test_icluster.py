@@ -19,6 +19,7 @@ from tests.sim.icluster_steps import (
     MARKED,
     cl,
     group_status,
+    last_sync_detail,
     latency,
     now,
     poll,
@@ -29,6 +30,7 @@ from tests.sim.icluster_steps import (
     wait_event,
     wait_group,
     wait_latency_resolved,
+    wait_subsystem,
 )
 
 # --- the contract, on the session pair ---------------------------------------------------------
@@ -166,7 +168,7 @@ def test_mark_duration_grows_with_size_and_locks() -> None:
     small = mark_seconds(ic, objects=10, data_bytes=10_000_000, locks=0)
     assert mark_seconds(ic, objects=100, data_bytes=10_000_000, locks=0) > small
     assert mark_seconds(ic, objects=10, data_bytes=10_000_000_000, locks=0) > small
-    assert mark_seconds(ic, objects=10, data_bytes=10_000_000, locks=3) > small + 20
+    assert mark_seconds(ic, objects=10, data_bytes=10_000_000, locks=3) > small + 5
 
 
 def test_receiver_names_are_ibm_names() -> None:
@@ -253,7 +255,9 @@ def test_start_without_usemarked_loses_entries(pair: SimPair) -> None:
 
 
 def test_apply_suspended_keeps_last_applied_fixed(pair: SimPair) -> None:
+    quiesce(pair)
     _end_and_mark(pair, "GRP01")
+    restart_application(pair)
     cl(pair, "primary", "ICLUSTER/DMSTRGRP GROUP(GRP01) STRAPY(*NO) USEMARKED(*YES)")
     wait_group(pair, "GRP01", "*ACTIVE")
     fixed = latency(pair, "GRP01")["LAST_APPLIED_SEQUENCE"]
@@ -264,6 +268,9 @@ def test_apply_suspended_keeps_last_applied_fixed(pair: SimPair) -> None:
     cl(pair, "primary", "ICLUSTER/DMSTRGRP GROUP(GRP01) USEMARKED(*YES)")
     wait_group(pair, "GRP01", "*ACTIVE")
     wait_latency_resolved(pair, "GRP01")
+    quiesce(pair)
+    assert sync_check(pair, "GRP01") == 0, last_sync_detail(pair, "GRP01")
+    restart_application(pair)
 
 
 def test_sync_check_repairs_private_authorities(pair: SimPair) -> None:
@@ -296,6 +303,7 @@ def test_mark_and_sync_check_need_the_backup_node(pair: SimPair) -> None:
     cl(pair, "primary", "ICLUSTER/DMSTRSC GROUP(GRP02) SCTYPE(*OBJATTR)")
     failed = wait_event(pair, "GRP02", since, {"SIM1201", "SIM1202"})
     assert failed["MESSAGE_ID"] == "SIM1202" and failed["SEVERITY"] == 40
+    wait_subsystem(pair, "backup", "XDMCLUSTER", "INACTIVE")
     cl(pair, "backup", "ICLUSTER/DMSTRCST")
     poll(
         lambda: (
@@ -318,3 +326,35 @@ def test_second_sync_check_is_refused_while_one_runs(pair: SimPair) -> None:
     )
     assert wait_event(pair, "GRP02", since, {"SIM1201", "SIM1202"})["MESSAGE_ID"] == "SIM1201"
     poll(lambda: group_status(pair, "GRP02")["SYNC_CHECK_ACTIVE"] == "N")
+
+
+def test_sync_check_covers_the_groups_ifs_and_dlo_scope(pair: SimPair) -> None:
+    quiesce(pair)
+    change = (
+        "UPDATE ifs_objects SET size_bytes = size_bytes + %s"
+        " WHERE path = '/home/orders/exports/EXP00001.CSV'",
+        "UPDATE dlo_objects SET owner = %s WHERE folder = 'INVOICES' AND name = 'D00001.PDF'",
+    )
+    pair.query("backup", change[0], 1)
+    pair.query("backup", change[1], "QDFTOWN")
+    assert sync_check(pair, "GRP01") == 1, last_sync_detail(pair, "GRP01")
+    assert sync_check(pair, "GRP02") == 1, last_sync_detail(pair, "GRP02")
+    pair.query("backup", change[0], -1)
+    owner = pair.query(
+        "primary", "SELECT owner FROM dlo_objects WHERE folder = 'INVOICES' AND name = 'D00001.PDF'"
+    )[0][0]
+    pair.query("backup", change[1], owner)
+    assert sync_check(pair, "GRP01") == 0
+    assert sync_check(pair, "GRP02") == 0
+    restart_application(pair)
+
+
+def test_stale_objects_seeded_on_backup_only() -> None:
+    from ibmi_sim.config import LibrarySeed
+    from ibmi_sim.seed import stale_objects
+
+    rows = stale_objects(LibrarySeed(name="ORDLIB", stale_on_backup=2))
+    assert [(r.library, r.name, r.obj_type) for r in rows] == [
+        ("ORDLIB", "OLD00001", "*FILE"),
+        ("ORDLIB", "OLD00002", "*FILE"),
+    ]
