@@ -430,59 +430,61 @@ async def _workload(node: Node, nominal: float) -> None:
 
 
 async def _replicate(node: Node, nominal: float) -> None:
-    """Send and apply entries of *ACTIVE/*ENDING groups; refresh latency figures."""
+    """Send and apply entries of *ACTIVE/*ENDING groups; refresh latency figures.
+
+    Cheap when nothing moves: one read of every group, work only for groups with entries to
+    send or apply, and one statement for every group's latency.
+    """
     state = state_of(node)
-    peer = node.peer
-    nodes_up = peer is not None and await inactive_node(node) is None
-    names = [
-        r["group_name"] for r in await node.pool.fetch("SELECT group_name FROM icluster_groups")
-    ]
-    for name in names:
-        async with state.lock(name):
-            await _replicate_group(node, peer if nodes_up else None, name, nominal)
+    peer = node.peer if node.peer is not None and await inactive_node(node) is None else None
+    if peer is not None:
+        moving = await node.pool.fetch(
+            "SELECT group_name FROM icluster_groups WHERE status IN ('*ACTIVE', '*ENDING')"
+            " AND last_sequence > applied_sequence"
+        )
+        for row in moving:
+            async with state.lock(row["group_name"]):
+                await _replicate_group(node, peer, row["group_name"], nominal)
+    # Latency in real seconds: source = age of the oldest entry not sent, apply = age of the
+    # oldest entry sent and not applied (0 when there is none).
+    await node.pool.execute(
+        "UPDATE icluster_groups AS g SET"
+        " source_latency_s = coalesce((SELECT extract(epoch FROM clock_timestamp() - j.entry_ts)"
+        "   FROM icluster_journal j WHERE j.group_name = g.group_name"
+        "   AND j.sequence = g.sent_sequence + 1), 0),"
+        " apply_latency_s = CASE WHEN g.sent_sequence > g.applied_sequence THEN"
+        "   coalesce((SELECT extract(epoch FROM clock_timestamp() - j.entry_ts)"
+        "   FROM icluster_journal j WHERE j.group_name = g.group_name"
+        "   AND j.sequence = g.applied_sequence + 1), 0) ELSE 0 END"
+    )
 
 
-async def _replicate_group(node: Node, peer: Node | None, name: str, nominal: float) -> None:
+async def _replicate_group(node: Node, peer: Node, name: str, nominal: float) -> None:
+    """Send, then apply, what the rates allow for one group (caller holds its lock)."""
     rep = node.cfg.replication
     state = state_of(node)
     g = await group_row(node, name)
-    if g is None:
+    if g is None or g["status"] not in (ACTIVE, ENDING):
         return
     last, sent, applied = g["last_sequence"], g["sent_sequence"], g["applied_sequence"]
-    if g["status"] in (ACTIVE, ENDING) and peer is not None:
-        credit = state.send_credit.get(name, 0.0) + rep.send_entries_per_s * nominal
-        moved = max(min(int(credit), last - sent), 0)
-        sent += moved
-        state.send_credit[name] = credit - moved if sent < last else min(credit - moved, 1.0)
-        if g["apply_enabled"] and not g["apply_frozen"]:
-            credit = state.apply_credit.get(name, 0.0) + rep.apply_entries_per_s * nominal
-            todo = min(int(credit), sent - applied, rep.apply_max_per_tick)
-            if todo > 0:
-                applied = await _apply(node, peer, name, applied, todo)
-                credit -= todo
-            state.apply_credit[name] = credit if sent > applied else min(credit, 1.0)
-    source = await _age(node, name, sent + 1) if last > sent else 0.0
-    apply = await _age(node, name, applied + 1) if sent > applied else 0.0
+    credit = state.send_credit.get(name, 0.0) + rep.send_entries_per_s * nominal
+    moved = max(min(int(credit), last - sent), 0)
+    sent += moved
+    state.send_credit[name] = credit - moved if sent < last else min(credit - moved, 1.0)
+    if g["apply_enabled"] and not g["apply_frozen"]:
+        credit = state.apply_credit.get(name, 0.0) + rep.apply_entries_per_s * nominal
+        todo = min(int(credit), sent - applied, rep.apply_max_per_tick)
+        if todo > 0:
+            applied = await _apply(node, peer, name, applied, todo)
+            credit -= todo
+        state.apply_credit[name] = credit if sent > applied else min(credit, 1.0)
     await node.pool.execute(
-        "UPDATE icluster_groups SET sent_sequence = $2, applied_sequence = $3,"
-        " source_latency_s = $4, apply_latency_s = $5 WHERE group_name = $1",
+        "UPDATE icluster_groups SET sent_sequence = $2, applied_sequence = $3"
+        " WHERE group_name = $1",
         name,
         sent,
         applied,
-        source,
-        apply,
     )
-
-
-async def _age(node: Node, group: str, sequence: int) -> float:
-    """Real seconds since journal entry ``sequence`` of ``group`` was written (0 if none)."""
-    age = await node.pool.fetchval(
-        "SELECT extract(epoch FROM clock_timestamp() - entry_ts) FROM icluster_journal"
-        " WHERE group_name = $1 AND sequence = $2",
-        group,
-        sequence,
-    )
-    return float(age or 0.0)
 
 
 async def _apply(node: Node, peer: Node, group: str, applied: int, count: int) -> int:
