@@ -14,7 +14,7 @@ so in its log instead of doing it twice.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 DEFAULT_PLAN = Path(__file__).resolve().parents[2] / "config" / "demo-plan.yaml"
 # Errors that retrying cannot fix: the operator decides (issue: never retry into a bad image).
+# Keys of a task's XCom that describe the task, not what it learned about the nodes.
+_NOT_VALUES = frozenset({"task", "group", "log", "dry_run", "steps"})
 _FINAL = (StepFailed, CommandFailed, RoleMismatch, DryRunRefusal, PlanError, IbmiInputError)
 
 
@@ -83,7 +85,8 @@ class ResyncTaskOperator(BaseOperator):
                     list(step.params) or "",
                 )
             return {"dry_run": True, "steps": len(steps)}
-        return self._walk(plan, options, steps, RunState(), 0)
+        inherited = self._inherited(context)
+        return self._walk(plan, options, steps, RunState(dict(inherited)), 0, inherited)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         plan, options, steps = self._slice(context)
@@ -96,12 +99,46 @@ class ResyncTaskOperator(BaseOperator):
             executor.resume(steps, index, event)
         except _FINAL as error:
             raise AirflowFailException(str(error)) from error
-        return self._walk(plan, options, steps, executor.state, index + 1)
+        inherited = self._inherited(context)
+        return self._walk(plan, options, steps, executor.state, index + 1, inherited)
+
+    def _inherited(self, context: Context) -> dict[str, Any]:
+        """What the run's earlier tasks learned: object counts from pre-flight, marked
+        positions from phase 2, saved counts from phase 3 ... (keys carry their group or
+        library, so instances of different groups never collide).
+
+        Why: each task walks only its slice of the program, but later checks need earlier
+        answers (a restore is reconciled against the saved count; replication starts only at
+        the position marked in phase 2). They travel as the upstream tasks' XComs.
+        """
+        if not self.has_dag():
+            return {}
+        upstream = sorted(
+            task.task_id
+            for task in self.get_flat_relatives(upstream=True)
+            if isinstance(task, ResyncTaskOperator)
+        )
+        if not upstream:
+            return {}
+        pulled = context["ti"].xcom_pull(task_ids=upstream)  # every map index of each
+        inherited: dict[str, Any] = {}
+        for result in pulled if isinstance(pulled, list) else [pulled]:
+            if isinstance(result, Mapping):
+                inherited.update(
+                    (key, value) for key, value in result.items() if key not in _NOT_VALUES
+                )
+        return inherited
 
     # ---- the walk ------------------------------------------------------------------------
 
     def _walk(
-        self, plan: Plan, options: RunOptions, steps: list[Step], state: RunState, start: int
+        self,
+        plan: Plan,
+        options: RunOptions,
+        steps: list[Step],
+        state: RunState,
+        start: int,
+        inherited: Mapping[str, Any],
     ) -> dict[str, Any]:
         executor = self._executor(plan, options, state)
         try:
@@ -115,12 +152,12 @@ class ResyncTaskOperator(BaseOperator):
             raise AirflowFailException(str(error)) from error
         if pending is not None:
             self._defer_on(plan, pending, executor.state)
-        return {
-            "task": self.resync_task,
-            "group": self.group,
-            **executor.state.values,
-            "log": executor.state.log,
+        learned = {  # only what this task learned: the XCom does not grow along the run
+            key: value
+            for key, value in executor.state.values.items()
+            if key not in inherited or inherited[key] != value
         }
+        return {"task": self.resync_task, "group": self.group, **learned, "log": executor.state.log}
 
     def _defer_on(self, plan: Plan, pending: PendingWait, state: RunState) -> None:
         node = plan.primary if pending.node == "PRIMARY" else plan.backup

@@ -117,3 +117,24 @@ def test_a_group_outside_the_plan_fails_with_the_field(scripted: Scripted) -> No
     operator = ResyncTaskOperator(task_id="preflight", resync_task="preflight")
     with pytest.raises(AirflowFailException, match=r"groups\[0\]"):
         operator.execute(_context(groups=["NOPE"]))
+
+
+def test_a_task_inherits_what_earlier_tasks_learned_and_returns_only_its_own() -> None:
+    from airflow.sdk import DAG
+
+    with DAG("inherit", schedule=None):
+        preflight = ResyncTaskOperator(task_id="preflight", resync_task="preflight")
+        end = ResyncTaskOperator(task_id="end_applications", resync_task="end_applications")
+        unrelated = ResyncTaskOperator(task_id="restore_profiles", resync_task="restore_profiles")
+        preflight >> end
+    ti = mock.Mock()
+    ti.xcom_pull.return_value = [
+        {"task": "preflight", "group": None, "count:ORDLIB": 40, "log": [{"step": 1}]},
+        {"task": "preflight", "group": "ORDERS", "event:ORDERS:2": {"sequence": "7"}},
+        None,
+    ]
+    inherited = end._inherited({"ti": ti})
+    ti.xcom_pull.assert_called_once_with(task_ids=["preflight"])
+    assert inherited == {"count:ORDLIB": 40, "event:ORDERS:2": {"sequence": "7"}}
+    assert unrelated._inherited({"ti": ti}) == {}  # no upstream resync task, nothing pulled
+    assert ResyncTaskOperator(task_id="x", resync_task="preflight")._inherited({"ti": ti}) == {}
