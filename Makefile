@@ -6,10 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/include:$(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: demo test lint plan constraints system-packages clean help
+.PHONY: demo down status test test-deploy lint plan constraints system-packages clean help
 
 help:
-	@echo "make demo   - run the project's main job against the simulated pair"
+	@echo "make demo   - start Airflow (api-server, scheduler, dag-processor, triggerer) and the"
+	@echo "              simulated pair, run the resync DAG, print the result (DEMO_CONF='{...}')"
+	@echo "make down   - stop everything make demo started (logs stay in .state/)"
 	@echo "make test   - lint and run every test"
 	@echo "make plan   - print the dry-run plan of config/demo-plan.yaml"
 
@@ -35,8 +37,22 @@ test: $(STAMP) lint
 plan: $(STAMP)
 	$(PY) -m ibmi_resync plan config/demo-plan.yaml
 
-# Until the resync DAG exists (issue 4), the demo shows the dry-run plan of the demo pair.
-demo: plan
+# The resync on a real Airflow deployment (scripts/deployment.py); state and logs in .state/.
+# DEMO_CONF adds to the run's conf, e.g. make demo DEMO_CONF='{"dry_run": true}'.
+export DEMO_CONF
+demo: $(STAMP)
+	$(PY) scripts/demo.py run
+
+# Stops by the pids the demo recorded; needs nothing installed beyond what the demo had.
+down:
+	@if [ -x $(PY) ]; then $(PY) scripts/demo.py down; else echo "nothing to stop (no $(VENV))"; fi
+
+status: $(STAMP)
+	@$(PY) scripts/demo.py status
+
+# Only the deployment tests (real Airflow components against PostgreSQL; a few minutes).
+test-deploy: $(STAMP)
+	$(PY) -m pytest tests/deploy $(PYTEST_ARGS)
 
 constraints: $(STAMP)
 	( echo "# Full resolved set for requirements.txt + requirements-dev.txt on Python 3.11 (make constraints)."; \

@@ -1,0 +1,147 @@
+"""The real deployment (scripts/deployment.py, what `make demo` runs), end to end.
+
+Starts the simulated pair and the Airflow components as separate processes against PostgreSQL
+(api-server, scheduler, dag-processor, triggerer; with CeleryExecutor also one Celery worker on
+the machine's Redis), triggers the resync DAG through the REST API with a JWT of the named user,
+follows the run to its end, checks the result and stops everything, leaving no process.
+
+Each test has its own state folder, metadata database, pair databases, ports and Redis
+database, so it never collides with a running `make demo` or another session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+import yaml
+
+from scripts import deployment as d
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+
+ROOT = Path(__file__).resolve().parents[2]
+# Redis database numbers of the Celery tests (the demo uses 0).
+CELERY_REDIS_DB = 13
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+_OURS = re.compile(r"^(?:icluster_resync_airflow_|ibmi_sim_)d(\d+)[cl](?:_primary|_backup)?$")
+
+
+def _drop_stale_databases() -> None:
+    """Databases of earlier sessions of this module whose pytest process is gone."""
+    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT datname FROM pg_database")
+        for (name,) in cursor.fetchall():
+            match = _OURS.match(name)
+            if match and not Path(f"/proc/{match.group(1)}").exists():
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+def _settings(tmp_path: Path, executor: str) -> d.Settings:
+    tag = f"d{os.getpid()}{'c' if executor == 'CeleryExecutor' else 'l'}"
+    sim_config = yaml.safe_load((ROOT / "config" / "sim-pair.yaml").read_text())
+    sim_config["time_scale"] = 0.01
+    for key in ("primary", "backup"):
+        sim_config["nodes"][key]["database"] = f"ibmi_sim_{tag}_{key}"
+    config_file = tmp_path / "sim-pair.yaml"
+    config_file.write_text(yaml.safe_dump(sim_config))
+    return d.Settings.from_env(
+        environ={},
+        state=tmp_path / "state",
+        metadata_url=f"postgresql+psycopg2://postgres@127.0.0.1:5432/icluster_resync_airflow_{tag}",
+        api_port=_free_port(),
+        worker_log_port=_free_port(),
+        trigger_log_port=_free_port(),
+        executor=executor,
+        broker_url=f"redis://127.0.0.1:6379/{CELERY_REDIS_DB}",
+        parallelism=4,
+        sim_config=config_file,
+        inherit_airflow_env=False,
+    )
+
+
+@pytest.fixture(params=["LocalExecutor", "CeleryExecutor"])
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[d.Settings]:
+    _drop_stale_databases()
+    settings = _settings(tmp_path, request.param)
+    try:
+        yield settings
+    finally:
+        groups = [int(r["pgid"]) for r in d.recorded(settings)]
+        d.stop(settings, pair=False)
+        d.stop_pair(settings, drop_databases=True)
+        d.drop_metadata_database(settings)
+        leftovers = {pgid: d.group_members(pgid) for pgid in groups if d.group_members(pgid)}
+        assert not leftovers, f"processes left running: {leftovers}"
+
+
+def test_the_demo_deployment_runs_the_resync_over_the_rest_api(deployment: d.Settings) -> None:
+    settings = deployment
+    api, healthy_after = d.up(settings)
+    assert set(d.running(settings)) == set(settings.components)
+    health = api.health()
+    for component in ("metadatabase", "scheduler", "triggerer", "dag_processor"):
+        assert health[component]["status"] == "healthy", health
+    # The named user of [core] simple_auth_manager_users logs in with the generated password.
+    assert d.password(settings)
+    assert api.request("GET", "/api/v2/dags/icluster_resync")["dag_id"] == "icluster_resync"
+
+    # LocalExecutor: the demo's three groups. Celery: a small resync, one group (which is
+    # also the one-instance mapped task group case of airflow.md).
+    groups = ["SYSTEM", "ORDERS", "BILLING"] if settings.executor == "LocalExecutor" else ["ORDERS"]
+    conf = {"dry_run": True, "approvals_required": False, "groups": groups}
+    run_id = d.trigger(api, conf)
+    progress = d.follow_run(api, run_id, timeout=240)
+    summary = d.run_summary(api, settings, run_id)
+
+    assert summary["state"] == "success", summary
+    assert summary["report_status"] in ("OK", "WARN"), summary
+    assert progress.groups == groups
+    assert progress.groups_done() == len(groups)
+    # One mapped instance per group in each of the 9 tasks of the six mapped task groups.
+    assert summary["mapped_instances"] == 9 * len(groups)
+    assert summary["report_html"] and Path(summary["report_html"]).is_file()
+    assert Path(summary["report_html"]).is_relative_to(settings.reports)
+    run = api.request("GET", f"/api/v2/dags/icluster_resync/dagRuns/{run_id}")
+    assert run["conf"]["dry_run"] is True
+    assert run["triggering_user_name"] == settings.user
+    if settings.executor == "CeleryExecutor":
+        tis = d.RunFollower(api, run_id).task_instances()
+        executed = [ti for ti in tis if ti.get("state") == "success" and ti.get("hostname")]
+        assert executed
+        worker_log = (settings.component_logs / "celery-worker.log").read_text()
+        assert "execute_workload" in worker_log, worker_log[-2000:]
+
+    memory = d.memory_pss_mb(settings)
+    assert set(memory) == set(settings.components)
+    print(f"{settings.executor}: healthy after {healthy_after:.1f} s; PSS MB {memory}")
+
+    stopped = d.stop(settings)
+    assert set(stopped) == set(settings.components)
+    assert d.running(settings) == {}
+    assert not (settings.sim_state / "sim.pid").exists()
+
+
+def test_an_unreachable_metadata_server_is_named(tmp_path: Path) -> None:
+    settings = d.Settings.from_env(
+        environ={},
+        state=tmp_path,
+        metadata_url=f"postgresql+psycopg2://postgres@127.0.0.2:{_free_port()}/nothing_here",
+    )
+    with pytest.raises(d.DeploymentError, match=r"PostgreSQL is not usable at 127\.0\.0\.2:\d+"):
+        d.ensure_metadata_database(settings)
