@@ -31,12 +31,16 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Asset, Param, task, task_group
 from airflow.sdk.exceptions import AirflowFailException
 
-from ibmi_resync.plan import load_plan
+from ibmi_resync.plan import PlanError, RunOptions, load_plan
 from ibmi_resync.window import window_refusal
+from icluster_resync.notifications import resync_notifiers
 from icluster_resync.operators import ResyncTaskOperator, plan_path, run_options
 from icluster_resync.reporting import write_run_report
 
 PLAN = load_plan(plan_path())
+# E-mail (or another channel) for an approval waiting, a failure, latency that does not
+# resolve and the finished run, as the plan's `notifications` section asks; none by default.
+NOTIFY = resync_notifiers(PLAN)
 # Announced when a run's report is written, so audit or notification DAGs can follow runs.
 RESYNC_REPORT = Asset(
     name=f"icluster_resync_report_{PLAN.name}", uri=f"ibmi-resync://{PLAN.name}/report"
@@ -51,7 +55,12 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["ibm-i", "icluster", "resync"],
-    default_args={"owner": "ibm-i-ha", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args={
+        "owner": "ibm-i-ha",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        **NOTIFY.task_defaults,
+    },
     params={
         "groups": Param(
             [],
@@ -82,7 +91,11 @@ with DAG(
         )
         if refusal:
             raise AirflowFailException(refusal)
-        chosen = run_options(params).selected_groups(PLAN)
+        try:
+            # Strict: every later task reads the same params through run_options().
+            chosen = RunOptions.from_trigger(params).selected_groups(PLAN)
+        except PlanError as error:
+            raise AirflowFailException(str(error)) from None  # retrying cannot fix a form
         return [group.name for group in sorted(chosen, key=lambda group: not group.system)]
 
     groups = select_groups()
@@ -136,6 +149,7 @@ with DAG(
         defaults="Reject",
         fail_on_reject=True,
         response_timeout=timedelta(seconds=PLAN.timeouts.approval),
+        **NOTIFY.approval_kwargs,
     )
     unattended = EmptyOperator(task_id="unattended")
     approved = EmptyOperator(task_id="approved", trigger_rule="none_failed_min_one_success")
@@ -184,7 +198,7 @@ with DAG(
 
     replicated = replicate.expand(group=groups)
 
-    @task(trigger_rule="all_done", outlets=[RESYNC_REPORT])
+    @task(trigger_rule="all_done", outlets=[RESYNC_REPORT], **NOTIFY.report_kwargs)
     def write_report(**context) -> dict:
         """Runbook, last word: the run report (JSON and HTML), OK / WARN / FAIL."""
         resync_tasks = [

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the project needs: unixODBC (the ODBC driver manager pyodbc loads) and the
-# PostgreSQL ODBC driver that the simulated pair's SQL endpoint is reached through.
+# PostgreSQL ODBC driver that the simulated pair's SQL endpoint is reached through; Chromium,
+# which the report test opens the run report's HTML page in (headless) to check it renders.
 # Installed with apt when running as root; otherwise the missing packages are named.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ if ! odbcinst -q -d 2>/dev/null | grep -qi 'postgresql unicode'; then
   needed+=(odbc-postgresql)
 fi
 command -v python3 >/dev/null 2>&1 || needed+=(python3)
+command -v chromium >/dev/null 2>&1 || needed+=(chromium)
 
 if [ ${#needed[@]} -eq 0 ]; then
   exit 0

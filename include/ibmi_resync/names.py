@@ -183,7 +183,8 @@ class IfsPath(str):
     A path travels inside a CL string literal, where quoting makes any printable character
     safe; the rules here are about meaning: absolute, no `.`/`..` segments (a path that climbs
     out of what the plan names is refused, not resolved), no `/QSYS.LIB` (libraries are saved
-    with SAVLIB, not SAV), no `/QDLS` (folders are saved with SAVDLO).
+    with SAVLIB, not SAV), no `/QDLS` (folders are saved with SAVDLO), no `*` or `?` (SAV and
+    RST would read them as a name pattern).
     """
 
     __slots__ = ()
@@ -203,6 +204,12 @@ class IfsPath(str):
             raise IbmiInputError(field, value, "'.' and '..' segments are not allowed")
         if any(segment != segment.strip() for segment in segments):
             raise IbmiInputError(field, value, "segments must not start or end with blanks")
+        if "*" in text or "?" in text:
+            # SAV and RST read * and ? as a name pattern: '/*' would save the whole IFS,
+            # /QSYS.LIB included, and restore it over the BACKUP's.
+            raise IbmiInputError(
+                field, value, "pattern characters * and ? are not allowed: name the paths"
+            )
         if segments[0].upper() in {"QSYS.LIB", "QDLS"}:
             raise IbmiInputError(
                 field, value, "libraries and folders are saved by SAVLIB/SAVDLO, not as IFS paths"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -40,6 +40,7 @@ __all__ = [
     "Applications",
     "Group",
     "Node",
+    "Notifications",
     "Plan",
     "PlanError",
     "RunOptions",
@@ -54,6 +55,7 @@ Role = Literal["PRIMARY", "BACKUP"]
 # ending any of them in step 1 would end the jobs this run talks through.
 _SUBSYSTEMS_THAT_CARRY_THE_RESYNC = frozenset({"QCTL", "QSYSWRK", "QUSRWRK", "QSERVER", "QSYS"})
 _CONN_ID = r"^[A-Za-z0-9_.-]{1,200}$"
+_SECRET_KEY = re.compile(r"pass|pwd|secret|token|credential|private|key", re.IGNORECASE)
 
 
 class PlanError(ValueError):
@@ -193,6 +195,87 @@ class Schedule(_Strict):
     estimated_outage_minutes: int | None = Field(default=None, ge=1)
 
 
+NotificationEvent = Literal[
+    "approval_waiting", "run_failed", "latency_not_resolved", "run_finished"
+]
+NOTIFICATION_EVENTS: tuple[str, ...] = get_args(NotificationEvent)
+# An address the SMTP envelope and the To: header can carry as is: no display name, no
+# comma, no angle brackets, no whitespace or line breaks (nothing that could add a header).
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
+def _email(field: str, value: object) -> str:
+    if not isinstance(value, str) or len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise IbmiInputError(field, value, "an e-mail address such as ha-team@example.com")
+    return value
+
+
+class Notifications(_Strict):
+    """Who is told what, and through which SMTP connection (issue 8).
+
+    Off unless `events` names at least one event: plans written before this section load
+    unchanged and send nothing.
+    """
+
+    recipients: tuple[str, ...] = ()
+    events: tuple[NotificationEvent, ...] = ()
+    smtp_conn_id: str = Field(default="smtp_default", pattern=_CONN_ID)
+    # None: the SMTP connection's `from_email` extra is used.
+    from_email: str | None = None
+    subject_prefix: str = Field(default="[iCluster resync]", max_length=60)
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen: dict[str, int] = {}
+        for index, address in enumerate(value):
+            _email(f"recipients[{index}]", address)
+            if address.lower() in seen:
+                raise IbmiInputError(
+                    f"recipients[{index}]", address, f"repeats recipients[{seen[address.lower()]}]"
+                )
+            seen[address.lower()] = index
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, event in enumerate(value):
+            if event in value[:index]:
+                raise IbmiInputError(f"events[{index}]", event, "names an event twice")
+        return value
+
+    @field_validator("from_email")
+    @classmethod
+    def _from(cls, value: str | None) -> str | None:
+        return None if value is None else _email("from_email", value)
+
+    @field_validator("subject_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        for char in value:
+            if ord(char) < 32 or ord(char) == 127:
+                raise IbmiInputError("subject_prefix", value, "one line, no control characters")
+        return value
+
+    @model_validator(mode="after")
+    def _someone_to_tell(self) -> Notifications:
+        if self.events and not self.recipients:
+            raise IbmiInputError(
+                "recipients", None, "events are switched on: name at least one recipient"
+            )
+        return self
+
+    def wants(self, event: str) -> bool:
+        """True when `event` (one of NOTIFICATION_EVENTS) is to be sent."""
+        if event not in NOTIFICATION_EVENTS:
+            raise ValueError(f"unknown notification event {event!r}")
+        return event in self.events and bool(self.recipients)
+
+
 class Plan(_Strict):
     """The whole resync plan; see the module docstring."""
 
@@ -210,6 +293,7 @@ class Plan(_Strict):
     timeouts: Timeouts = Timeouts()
     poll_intervals: PollIntervals = PollIntervals()
     schedule: Schedule = Schedule()
+    notifications: Notifications = Notifications()
     site_profile: SiteProfile
 
     @field_validator("target_release")
@@ -331,6 +415,30 @@ class RunOptions(_Strict):
     approvals_required: bool | None = None  # None: as the plan says
     transfer_mode: Literal["sftp"] = "sftp"
 
+    @classmethod
+    def from_trigger(cls, params: Any) -> RunOptions:
+        """The trigger form as a run receives it, checked strictly before anything else runs.
+
+        Nothing is coerced (`bool("false")` is True) and a key the form does not have is
+        refused, not ignored: `dryrun: true` must not become a real run.
+        """
+        data = dict(params or {})
+        if isinstance(data.get("groups"), list):
+            data["groups"] = tuple(data["groups"])
+        try:
+            return cls.model_validate(data, strict=True)
+        except ValidationError as error:
+            refusal = validation_error("trigger params", error)
+            kind = error.errors()[0]["type"]
+            if kind == "extra_forbidden":
+                known = ", ".join(cls.model_fields)
+                refusal = PlanError(
+                    "trigger params", refusal.field, None, f"not a parameter of this run ({known})"
+                )
+            elif kind == "tuple_type":
+                refusal = PlanError("trigger params", "groups", refusal.value, "a list of names")
+            raise refusal from None
+
     def selected_groups(self, plan: Plan) -> tuple[Group, ...]:
         """The plan's groups this run touches, in plan order; unknown names are refused."""
         if not self.groups:
@@ -381,16 +489,38 @@ def validation_error(source: str, error: Exception) -> PlanError:
         value = first.get("input") if first["type"] != "missing" else None
         if isinstance(value, dict):
             value = None
+        if first["type"] == "extra_forbidden" and _SECRET_KEY.search(field.rsplit(".", 1)[-1]):
+            # A password pasted into a plan must not be echoed into a log or an import error.
+            value, message = None, f"{message}; its value is not shown (a secret?)"
         return PlanError(source, field, value, message)
     if isinstance(error, IbmiInputError):
         return PlanError(source, error.field, error.value, error.rule)
     return PlanError(source, "", None, str(error))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping: PyYAML keeps the last
+    silently, so a reviewer could read one list of libraries while the run uses another."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"found the key {key!r} twice",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(source: Path) -> Any:
     """Read a YAML file; any failure (missing, not UTF-8, bad YAML) names the file."""
     try:
-        return yaml.safe_load(source.read_text(encoding="utf-8"))
+        return yaml.load(source.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise PlanError(str(source), "", None, f"cannot read: {error}") from error
 

@@ -75,8 +75,9 @@ def shell_line(command: str, *, system_program: str = "system") -> str:
     /QOpenSys/usr/bin/system when the login PATH is not trusted).
     """
     check_cl_shape(command)
-    if not command[:1].isalpha():
-        # `system` would read a leading '-' as one of its own options (ibmi.md §2.2).
+    if not (command[:1].isalpha() or command[:1] in ("$", "#", "@")):
+        # `system` would read a leading '-' as one of its own options (ibmi.md §2.2); a
+        # library qualifier may start with $ # @ like any *NAME ($ICL/DMSTRCST).
         raise IbmiInputError("command", command, "a CL command starts with its name")
     return shell_command(system_program, command, field="system_program")
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ibmi_resync.cl import ClCommand
 from ibmi_resync.messages import MessageInfo, MessageType, Outcome
-from ibmi_resync.names import IbmiInputError, Name
+from ibmi_resync.names import IbmiInputError, Name, require_printable
 from ibmi_resync.quoting import check_cl_shape, shell_command
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
 
 MESSAGE_ID_RE = re.compile(r"[A-Z][A-Z0-9]{2}[0-9A-F]{4}")
 SPECIAL_VALUE_RE = re.compile(r"\*[A-Z][A-Z0-9]{0,9}")
+_CL_NAME_RE = re.compile(r"[A-Z$#@][A-Z0-9$#@_.]{0,9}")  # *NAME, upper case as written
 
 # Placeholders a command template may use, and the runbook steps that fill them.
 TEMPLATE_FIELDS: dict[str, str] = {
@@ -246,10 +247,19 @@ class SiteProfile(_Strict):
     def _templates_render(self) -> SiteProfile:
         # Render every template and check every statement once, so a template with an
         # unbalanced parenthesis fails when the profile loads, not in the middle of an outage.
-        for action in COMMAND_TEMPLATES:
+        # Each action is rendered with exactly the values the program gives it, so a template
+        # that asks for more ({node} in mark_positions) is refused here, naming the template;
+        # and with the shortest and the longest, oddest names, so a placeholder glued into a
+        # keyword or a command name (OPT{group}ION) fails here and not with the real names.
+        samples: tuple[dict[str, Any], ...] = (
+            {"group": "G", "node": "N", "delay": 0},
+            {"group": "$GROUP#@_.", "node": "@NODE$#_.9", "delay": 99999},
+        )
+        for action, needs in COMMAND_TEMPLATES.items():
             template = getattr(self.commands, action)
             try:
-                self.command(action, group="G", node="N", delay=1)
+                for sample in samples:
+                    self.command(action, **{name: sample[name] for name in needs})
             except IbmiInputError as error:
                 raise IbmiInputError(f"commands.{action}", template, error.rule) from None
         for name in SITE_SQL_PARAMS:
@@ -287,12 +297,24 @@ class SiteProfile(_Strict):
             "repair": " ".join(self.repair),
         }
         template: str = getattr(self.commands, action)
+        # Blanks are folded below; a control character would be folded too, silently changing
+        # a quoted literal, so it is refused as cl_string refuses it.
+        require_printable(f"commands.{action}", template)
         for field in _template_fields(template, field=f"commands.{action}"):
             if not values[field]:
-                raise IbmiInputError(field, None, f"required by the {action} command template")
+                given = ", ".join(COMMAND_TEMPLATES[action]) or "none"
+                raise IbmiInputError(
+                    field, None, f"{{{field}}} is not given to {action} (plan values: {given})"
+                )
         text = check_cl_shape(" ".join(template.format(**values).split()))
-        library, _, rest = text.partition("/") if "/" in text.split(" ", 1)[0] else ("", "", text)
-        command, _, params = rest.partition(" ")
+        head, _, params = text.partition(" ")
+        library, _, command = head.rpartition("/")
+        # The head is `[LIBRARY/]COMMAND`, both *NAMEs, as parameter keywords are checked.
+        for part in ([library] if "/" in head else []) + [command]:
+            if not _CL_NAME_RE.fullmatch(part):
+                raise IbmiInputError(
+                    "command", text, f"{part!r} is not a CL command or library name"
+                )
         return ClCommand(command, _split_parameters(params), library=library or None)
 
     def message_catalog(self) -> dict[str, MessageInfo]:
