@@ -100,6 +100,11 @@ with DAG(
 
     groups = select_groups()
 
+    @task
+    def system_group_of_run(groups: list[str]) -> str | None:
+        """The SYSTEM group if this run resyncs it (runbook step 10 starts it first)."""
+        return next((name for name in groups if PLAN.group(name).system), None)
+
     preflight = ResyncTaskOperator(task_id="preflight", resync_task="preflight")
     end_applications = ResyncTaskOperator(
         task_id="end_applications", resync_task="end_applications"
@@ -182,6 +187,15 @@ with DAG(
 
     checked = check.expand(group=groups)
 
+    # Runbook step 10: the SYSTEM group (profiles, authorities) starts first, at its mark,
+    # in a task of its own; the other groups start after it, in parallel. Its own mapped
+    # start below finds it active and says so.
+    start_system_group = ResyncTaskOperator(
+        task_id="start_system_group",
+        resync_task="start_replication",
+        group=system_group_of_run(groups),
+    )
+
     @task_group(group_id="replicate")
     def replicate(group: str) -> None:
         """Runbook step 10 and after: start at the mark, wait for latency, final check."""
@@ -225,4 +239,4 @@ with DAG(
     )
     gate >> [approve, unattended] >> approved
     approved >> cleared >> restore_profiles >> restored >> restore_authorities
-    restore_authorities >> start_cluster >> checked >> replicated >> report
+    restore_authorities >> start_cluster >> checked >> start_system_group >> replicated >> report

@@ -248,7 +248,11 @@ class Executor:
             event = values.get(f"event:{step.group}:2")
             if not event:
                 raise StepFailed(step, node.name, "no marked position recorded in phase 2")
-            return None
+            # A retried or repeated start finds the group already replicating: starting it
+            # again is not needed (and iCluster would refuse it), so say so and go on.
+            rows = node.site_query("group_status", group=step.group)
+            status = str((rows[0] if rows else {}).get("STATUS", "")).strip().upper()
+            return "group already active" if status == profile.status.active.upper() else None
         raise StepFailed(step, node.name, f"unknown guard {guard!r}")
 
     # ---- helpers -------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from ibmi_resync.names import IbmiInputError
 from ibmi_resync.node import CommandFailed, DryRunRefusal, RoleMismatch
 from ibmi_resync.plan import Plan, PlanError, RunOptions, load_plan
 from ibmi_resync.program import Step, resync_program
-from ibmi_resync.tasks import steps_for_task
+from ibmi_resync.tasks import TASKS, steps_for_task
 from icluster_resync.transfer import SftpSaveFileMover
 from icluster_resync.transport import open_node
 from icluster_resync.triggers import NodeQueryTrigger
@@ -74,6 +74,10 @@ class ResyncTaskOperator(BaseOperator):
     # ---- Airflow entry points ------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        if TASKS[self.resync_task].per_group and not self.group:
+            # e.g. start_system_group in a run without the SYSTEM group
+            self.log.info("%s: no replication group given, nothing to do", self.resync_task)
+            return {"task": self.resync_task, "group": None, "log": []}
         plan, options, steps = self._slice(context)
         if options.dry_run and self.resync_task != "preflight":
             for step in steps:
