@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from ibmi_sim import faults
 from ibmi_sim.cl_specs import PRODUCT_LIBRARY
 from ibmi_sim.config import ICluster
-from ibmi_sim.messages import MESSAGES, render
+from ibmi_sim.messages import MESSAGES, MsgType, render
 
 if TYPE_CHECKING:
     from ibmi_sim.node import Node
@@ -92,6 +93,10 @@ CREATE TABLE IF NOT EXISTS icluster_event_log (
     message_text      text        NOT NULL,
     second_level_text text
 );
+-- Fault latency_stuck (ibmi_sim.faults): GROUP_LATENCY shows at least these figures.
+ALTER TABLE icluster_groups ADD COLUMN IF NOT EXISTS latency_floor_s double precision
+    NOT NULL DEFAULT 0;
+ALTER TABLE icluster_groups ADD COLUMN IF NOT EXISTS backlog_floor bigint NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS icluster_event_log_group
     ON icluster_event_log (group_name, message_timestamp);
 """
@@ -104,7 +109,11 @@ DROP SCHEMA IF EXISTS icsim CASCADE;
 CREATE SCHEMA icsim;
 CREATE VIEW icsim.local_node AS
 SELECT (SELECT value FROM node_info WHERE key = 'system_name')::varchar(8) AS node,
-       (SELECT value FROM node_info WHERE key = 'role')::varchar(7)        AS role;
+       (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM faults WHERE kind = 'role_mismatch'
+                       AND (remaining IS NULL OR remaining > 0)
+                       AND (until IS NULL OR until > clock_timestamp())) THEN value
+                    WHEN value = 'PRIMARY' THEN 'BACKUP' ELSE 'PRIMARY' END
+          FROM node_info WHERE key = 'role')::varchar(7)                      AS role;
 CREATE VIEW icsim.event_log AS
 SELECT message_timestamp, node, group_name, message_id, severity, message_text,
        second_level_text AS message_second_level_text
@@ -120,9 +129,11 @@ CREATE VIEW icsim.node_status AS
 SELECT node, status, role FROM icluster_nodes;
 CREATE VIEW icsim.group_latency AS
 SELECT group_name,
-       round(source_latency_s::numeric, 3)          AS source_latency_seconds,
-       round(apply_latency_s::numeric, 3)           AS apply_latency_seconds,
-       greatest(last_sequence - applied_sequence, 0) AS backlog_entries,
+       round(greatest(source_latency_s, latency_floor_s)::numeric, 3)
+                                                    AS source_latency_seconds,
+       round(greatest(apply_latency_s, latency_floor_s)::numeric, 3)
+                                                    AS apply_latency_seconds,
+       greatest(last_sequence - applied_sequence, backlog_floor, 0) AS backlog_entries,
        applied_sequence                             AS last_applied_sequence,
        last_sequence                                AS last_journal_sequence,
        sent_sequence                                AS last_sent_sequence
@@ -132,7 +143,8 @@ SELECT group_name,
 _GROUP_COLUMNS = (
     "group_name, status, apply_enabled, apply_frozen, sync_check_active, continuous_sync_check,"
     " last_sequence, sent_sequence, applied_sequence, marked_receiver, marked_sequence,"
-    " marked_at, source_latency_s, apply_latency_s, last_oos_count, changed_at"
+    " marked_at, source_latency_s, apply_latency_s, last_oos_count, changed_at,"
+    " latency_floor_s, backlog_floor"
 )
 
 # One change of an object, the same on PRIMARY (workload) and BACKUP (apply): $1 library,
@@ -240,7 +252,16 @@ def receiver_name(group: str, sequence: int, entries_per_receiver: int) -> str:
 async def event(
     node: Node, msg_id: str, *data: object, group: str | None = None, detail: str | None = None
 ) -> None:
-    """Write a message to ``node``'s iCluster event log (icluster.md §7)."""
+    """Write a message to ``node``'s iCluster event log (icluster.md §7).
+
+    Fault ``event_missing`` (issue 3 item 10): the group's next completion event is lost.
+    """
+    if (
+        group is not None
+        and MESSAGES[msg_id].msg_type is MsgType.COMPLETION
+        and await faults.take_either(node, "event_missing", group)
+    ):
+        return
     await node.pool.execute(
         "INSERT INTO icluster_event_log (node, group_name, message_id, severity, message_text,"
         " second_level_text) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -572,6 +593,13 @@ async def run_mark(node: Node, group: str, nominal_seconds: float) -> None:
     )
     try:
         await asyncio.sleep(node.cfg.scaled(nominal_seconds))
+        slow = await faults.take_either(node, "mark_slow", group)
+        if slow is not None:  # fault mark_slow: completion delayed by `seconds` (real)
+            await asyncio.sleep(slow.seconds if slow.seconds is not None else 30.0)
+        if await faults.take_either(node, "mark_fails", group):
+            # fault mark_fails: SIM1002 instead of SIM1001, no position recorded [G reason]
+            await event(node, "SIM1002", group, "journal receiver not available", group=group)
+            return
         down = await inactive_node(node)
         if down is not None or not await subsystem_active(node):
             await event(

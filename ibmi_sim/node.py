@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from ibmi_sim import db, ibm_catalog, icluster
+from ibmi_sim import db, faults, ibm_catalog, icluster
 from ibmi_sim.appjobs import start_all as _start_app_jobs
 from ibmi_sim.cl_parser import CLParseError, parse
 from ibmi_sim.cl_specs import SPECS
@@ -72,6 +72,7 @@ class Node:
             await db.create_schema(conn)
             await seed_node(conn, self.cfg, self.key)
             await ibm_catalog.install_async(conn)  # IBM's SQL services over the tables above
+            await faults.install(conn)  # before icluster: ICSIM.LOCAL_NODE reads it
             await icluster.install(conn, self)  # iCluster tables and the ICSIM views
             await self._recover(conn)
         for sub in ("QSYS.LIB", "tmp", f"home/{self.cfg.ssh_user.lower()}"):
@@ -180,6 +181,11 @@ class Node:
             handler = HANDLERS.get(command.name)
             if handler is None:
                 raise Escape("SIM0001", command.name)
+            if command.name in faults.STORAGE_COMMANDS and await faults.peek(
+                self, "out_of_storage"
+            ):
+                # Fault out_of_storage (issue 3 item 10): ibmi.md §5.3/§5.4 CPF3793 [V id].
+                raise Escape("CPF3793")
             await handler(self, job, command)
         except Escape as exc:
             escape = exc

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import asyncssh
 
-from ibmi_sim import icluster
+from ibmi_sim import faults, icluster
 from ibmi_sim.airflow_conns import AIRFLOW_CONNECTIONS_FILE, airflow_connections
 from ibmi_sim.bridge import SystemBridge, write_scripts
 from ibmi_sim.config import NODE_KEYS, SimConfig
@@ -50,6 +50,7 @@ class Pair:
         self.client_key_path = state_dir / "keys" / "client_key"
         self.sql: dict[str, NodeSqlEndpoint] = {}  # the SQL front per node (issue 3 item 5)
         self._client_key: asyncssh.SSHKey | None = None
+        self._fault_watch: asyncio.Task[Any] | None = None  # ibmi_sim.faults.watch
 
     async def start(self, *, reset: bool) -> None:
         """Open databases, write scripts, start bridges and SSH servers, publish connections."""
@@ -77,6 +78,7 @@ class Pair:
         for node in self.nodes.values():
             icluster.start(node)  # journal, workload, apply (issue 3 items 7, 8)
         self._client_key = client_key
+        self._fault_watch = faults.start(self)  # state faults (issue 3 item 10)
         (self.state_dir / CONFIG_COPY).write_text(self.cfg.model_dump_json(indent=2))
         self._write_known_hosts()
         info = self.connection_info()
@@ -176,6 +178,8 @@ class Pair:
 
     async def stop(self) -> None:
         """Stop servers and bridges, close nodes, withdraw connections.json."""
+        await faults.stop(self._fault_watch)  # first: it could reopen a port
+        self._fault_watch = None
         for endpoint in self.sql.values():
             await endpoint.stop()
         for acceptor in self._acceptors.values():

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
+from ibmi_sim import faults
 from ibmi_sim.bridge import shell_environment
 from ibmi_sim.commands import refresh_savf_object
+from ibmi_sim.messages import render
 
 if TYPE_CHECKING:
     from ibmi_sim.node import Node
@@ -51,20 +53,31 @@ class _Server(asyncssh.SSHServer):
     def _user_ok(self, username: str) -> bool:
         return username.lower() == self.node.cfg.ssh_user.lower()
 
-    def begin_auth(self, username: str) -> bool:
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        self._expired = False
+
+    async def begin_auth(self, username: str) -> bool:
+        # Fault password_expired (issue 3 item 10) [G]: password and key sign-on both fail;
+        # the reason, naming the profile, goes to the client as the auth banner (SIM2001).
+        if await faults.peek(self.node, "password_expired"):
+            self._expired = True
+            self._conn.send_auth_banner("SIM2001: " + render("SIM2001", username.upper()) + "\n")
         return True
 
     def password_auth_supported(self) -> bool:
         return True
 
     def validate_password(self, username: str, password: str) -> bool:
-        return self._user_ok(username) and password == self.node.cfg.ssh_password
+        ok = self._user_ok(username) and password == self.node.cfg.ssh_password
+        return ok and not self._expired
 
     def public_key_auth_supported(self) -> bool:
         return True
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        return self._user_ok(username) and key.public_data == self.client_key.public_data
+        ok = self._user_ok(username) and key.public_data == self.client_key.public_data
+        return ok and not self._expired
 
 
 class QsysSFTPServer(asyncssh.SFTPServer):
@@ -110,6 +123,9 @@ class QsysSFTPServer(asyncssh.SFTPServer):
         super().close(file_obj)
         target = self._written.pop(id(file_obj), None)
         if target is not None:
+            # Fault corrupt_transfer (issue 3 item 10): one byte flipped in transit.
+            if await faults.take(self._node, "corrupt_transfer", "/".join(target)):
+                await asyncio.to_thread(faults.corrupt_file, self._node.savf_path(*target))
             await refresh_savf_object(self._node, *target)
 
     def _refuse_in_qsys(self, *paths: bytes) -> None:
@@ -183,6 +199,10 @@ async def handle_exec(node: Node, process: asyncssh.SSHServerProcess) -> None:
         start_new_session=True,
     )
     assert proc.stdin and proc.stdout and proc.stderr
+    drop = await faults.take(node, "drop_ssh")
+    if drop is not None:
+        await _drop_channel(process, proc, drop.seconds)
+        return
     feeder = asyncio.ensure_future(_feed_stdin(process, proc.stdin))
     finished = asyncio.ensure_future(_relay(proc, process))
     dropped = asyncio.ensure_future(process.wait_closed())
@@ -205,6 +225,24 @@ async def handle_exec(node: Node, process: asyncssh.SSHServerProcess) -> None:
             task.cancel()
     # A shell killed by a signal reports 128+n, as sshd shows it to the client [I].
     process.exit(status if status >= 0 else 128 - status)
+
+
+async def _drop_channel(
+    process: asyncssh.SSHServerProcess, proc: asyncio.subprocess.Process, seconds: float | None
+) -> None:
+    """Fault drop_ssh: the command runs; the channel closes without output or exit status
+    after ``seconds`` (default 0.5 s real) or when the command ends, whichever is first [G].
+    The shell is left to finish (a CL job handed to the node runs to its end)."""
+    assert proc.stdin and proc.stdout and proc.stderr
+    with contextlib.suppress(ConnectionError, BrokenPipeError, OSError):
+        proc.stdin.close()
+    drain = asyncio.ensure_future(
+        asyncio.gather(proc.stdout.read(), proc.stderr.read(), proc.wait())
+    )
+    await asyncio.wait({drain}, timeout=0.5 if seconds is None else seconds)
+    process.channel.close()
+    if not drain.done():
+        await asyncio.wait({drain}, timeout=600)
 
 
 def _signal_group(pid: int, sig: int) -> None:

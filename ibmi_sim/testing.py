@@ -182,6 +182,35 @@ class SimPair:
             self.node(key)["odbc_connection_string"], autocommit=True, timeout=timeout
         )
 
+    def add_fault(
+        self,
+        key: str,
+        kind: str,
+        target: str | None = None,
+        count: int = 1,
+        seconds: float | None = None,
+    ) -> int:
+        """Inject a fault on node ``key`` (:mod:`ibmi_sim.faults`, issue 3 item 10); its id."""
+        from ibmi_sim import faults
+
+        with self.db(key) as conn:
+            return faults.add_sync(conn, kind, target, count, seconds)
+
+    def faults(self, key: str) -> list[dict[str, Any]]:
+        """The fault rows of node ``key`` (with ``active`` and ``fired``)."""
+        from ibmi_sim import faults
+
+        with self.db(key) as conn:
+            return faults.list_sync(conn)
+
+    def clear_faults(self, key: str | None = None) -> None:
+        """Remove every fault (of both nodes, or of ``key``); state faults end within 0.2 s."""
+        from ibmi_sim import faults
+
+        for node in [key] if key else list(self.info["nodes"]):
+            with self.db(node) as conn:
+                faults.clear_sync(conn)
+
     def close(self) -> None:
         for client in self._clients.values():
             client.close()

@@ -11,9 +11,9 @@ import asyncio
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ibmi_sim import appjobs
+from ibmi_sim import appjobs, faults
 from ibmi_sim.cl_parser import CLCommand
 from ibmi_sim.commands._base import (
     handler,
@@ -105,6 +105,27 @@ async def _save(
     ]
     if not selected and command == "SAVOBJ":
         raise Escape("CPF3770", lib)
+    # Fault lock_on_save (issue 3 item 10): a SIMLOCKER job locks some of them first.
+    fault_id = await faults.lock_for_save(
+        node, lib, [(r["name"], r["obj_type"]) for r in selected if not r["is_savf"]]
+    )
+    try:
+        return await _save_selected(node, cmd, command, lib, selected, job_number)
+    finally:
+        faults.save_ended(node, fault_id)
+
+
+async def _save_selected(
+    node: Node,
+    cmd: CLCommand,
+    command: str,
+    lib: str,
+    selected: list[Any],
+    job_number: int | None,
+) -> int:
+    """The part of :func:`_save` after selection: locks, archive, history, CPF3771."""
+    savf_lib, savf_name = await resolve_savf(node, cmd, "SAVF")
+    path = node.savf_path(savf_lib, savf_name)
     # Objects another job holds a conflicting lock on are not saved (ibmi.md §5.3, §5.6).
     locked = await appjobs.locked_objects(
         node, lib, save_active=cmd.text("SAVACT", "*NO") != "*NO", job_number=job_number
@@ -212,6 +233,10 @@ async def _restore(
     option = cmd.text("OPTION", "*ALL")
     allow_differences = bool(_ALWOBJDIF_CREATION & set(cmd.texts("ALWOBJDIF")))
     chosen = [(i, o) for i, o in enumerate(archive.objects) if keep(o.name, o.obj_type)]
+    # Fault restore_fails (issue 3 item 10): these are refused like an object that differs.
+    refused = await faults.objects_not_restorable(
+        node, target, [(o.name, o.obj_type) for _, o in chosen if not o.is_savf]
+    )
     await pause(node, sum(o.size_bytes for _, o in chosen) / 1e6 / node.cfg.timing.restore_mb_per_s)
     restored = 0
     not_restored: list[tuple[str, tuple[object, ...]]] = []
@@ -234,6 +259,9 @@ async def _restore(
             )
             exists = existing is not None
             if (option == "*NEW" and exists) or (option == "*OLD" and not exists):
+                continue
+            if (obj.name, obj.obj_type) in refused:
+                not_restored.append(("CPF3756", (obj.name, obj.obj_type, target)))
                 continue
             created = datetime.fromisoformat(obj.created_at) if obj.created_at else now
             if exists and existing != created and not allow_differences:
