@@ -157,6 +157,60 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_urls(state: Path) -> dict[str, str]:
+    info = json.loads((state / CONNECTIONS_FILE).read_text())
+    return {key: node["database_url"] for key, node in info["nodes"].items()}
+
+
+def _fault(args: argparse.Namespace) -> int:
+    """``fault add|list|clear``: rows of a node's ``faults`` table (ibmi_sim.faults)."""
+    import psycopg2
+
+    from ibmi_sim import faults
+
+    if not (args.state / CONNECTIONS_FILE).exists():
+        print("ibmi_sim is not running; start it with 'python -m ibmi_sim up'")
+        return 1
+    urls = _db_urls(args.state)
+    nodes = [args.node] if args.node else list(urls)
+    out: dict[str, object] = {}
+    for key in nodes:
+        conn = psycopg2.connect(urls[key])
+        conn.autocommit = True
+        try:
+            if args.fault_action == "add":
+                try:
+                    out[key] = faults.add_sync(
+                        conn, args.kind, args.target, args.count, args.seconds
+                    )
+                except ValueError as exc:
+                    print(exc)
+                    return 2
+            elif args.fault_action == "list":
+                out[key] = faults.list_sync(conn)
+            else:
+                out[key] = faults.clear_sync(conn, args.kind)
+        finally:
+            conn.close()
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+def _invariants(args: argparse.Namespace) -> int:
+    """``invariants``: JSON of the violations (ibmi_sim.invariants); exit 1 when any."""
+    from datetime import datetime
+
+    from ibmi_sim.invariants import as_json, check_invariants
+
+    if not (args.state / CONNECTIONS_FILE).exists():
+        print("ibmi_sim is not running; start it with 'python -m ibmi_sim up'")
+        return 2
+    since = datetime.fromisoformat(args.since) if args.since else None
+    found = check_invariants(_db_urls(args.state), since=since, libraries=args.library)
+    print(as_json(found))
+    return 1 if found else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ibmi_sim", description=__doc__)
     sub = parser.add_subparsers(dest="action", required=True)
@@ -172,7 +226,23 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--sessions", type=int, default=50, help="concurrent SSH sessions")
     bench.add_argument("--calls", type=int, default=5, help="system calls per session")
     bench.add_argument("--mib", type=int, default=200, help="SFTP transfer size in MiB")
-    for p in (up, down, status, bench):
+    fault = sub.add_parser("fault", help="inject, list or clear faults (issue 3 item 10)")
+    fault_sub = fault.add_subparsers(dest="fault_action", required=True)
+    f_add = fault_sub.add_parser("add", help="add a fault on one node")
+    f_add.add_argument("kind", help="lock_on_save, restore_fails, corrupt_transfer, ...")
+    f_add.add_argument("--target", help="library, group or LIB/SAVF the fault applies to")
+    f_add.add_argument("--count", type=int, default=1, help="objects or uses (default 1)")
+    f_add.add_argument("--seconds", type=float, help="duration (unreachable) or delay")
+    f_list = fault_sub.add_parser("list", help="print the fault rows (JSON)")
+    f_clear = fault_sub.add_parser("clear", help="remove faults (all, or --kind)")
+    f_clear.add_argument("--kind", help="only this kind")
+    for p in (f_add, f_list, f_clear):
+        p.add_argument("--node", choices=["primary", "backup"], required=p is f_add)
+        p.add_argument("--state", type=Path, default=DEFAULT_STATE_DIR, help="state directory")
+    inv = sub.add_parser("invariants", help="check the invariants (JSON; exit 1 on violations)")
+    inv.add_argument("--since", help="ISO timestamp: only commands and saves from then on")
+    inv.add_argument("--library", action="append", help="only this library (repeatable)")
+    for p in (up, down, status, bench, inv):
         p.add_argument("--state", type=Path, default=DEFAULT_STATE_DIR, help="state directory")
     return parser
 
@@ -182,5 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "guesses":
         return _guesses(args)
     args.state = args.state.resolve()
-    actions = {"up": _up, "down": _down, "status": _status, "bench": _bench}
+    actions = {
+        "up": _up,
+        "down": _down,
+        "status": _status,
+        "bench": _bench,
+        "fault": _fault,
+        "invariants": _invariants,
+    }
     return actions[args.action](args)

@@ -4,9 +4,13 @@ node's ``faults`` table), the way the end-to-end tests set them at a chosen poin
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -293,3 +297,24 @@ def test_role_mismatch_local_node(pair: SimPair) -> None:
     assert role("backup") == "PRIMARY" and role("primary") == "PRIMARY"
     pair.clear_faults()
     assert role("backup") == "BACKUP"
+
+
+def test_fault_cli_add_list_clear(pair: SimPair) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ibmi_sim", "fault", *args, "--state", str(pair.state_dir)],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+            check=False,
+            timeout=60,
+        )
+
+    added = cli("add", "restore_fails", "--node", "backup", "--target", "applib9", "--count", "3")
+    assert added.returncode == 0, added.stderr
+    rows = json.loads(cli("list", "--node", "backup").stdout)["backup"]
+    assert [(r["kind"], r["target"], r["count"], r["active"]) for r in rows] == [
+        ("restore_fails", "APPLIB9", 3, True)
+    ]
+    assert cli("add", "no_such_kind", "--node", "backup").returncode == 2
+    assert json.loads(cli("clear").stdout) == {"primary": 0, "backup": 1}
