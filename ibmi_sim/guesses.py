@@ -155,6 +155,45 @@ BEHAVIOUR_GUESSES: tuple[tuple[str, str], ...] = (
         "Latency in real seconds: source = age of the oldest unsent entry, apply = age of the"
         " oldest sent but unapplied one; rates nominal (send 200/s, apply 20/s per group).",
     ),
+    # --- Fault injection (ibmi_sim/faults.py, issue 3 item 10): how each failure looks -------
+    (
+        "fault lock_on_save",
+        "A job SIMLOCKER (user APPUSER, type BCH) holds *EXCL locks on the first N objects of"
+        " the save (not save files); partial save CPF3761 each, CPF3771; the locks and the job"
+        " stay 5 s after the save (OBJECT_LOCK_INFO names them), then the job ends *NORMAL.",
+    ),
+    (
+        "fault restore_fails",
+        "The next restore (RSTLIB or RSTOBJ) into the library refuses its first N objects as"
+        " a creation-date mismatch does: CPF3756 each, CPF3773 with counts.",
+    ),
+    ("fault corrupt_transfer", "The SFTP write of LIB/NAME gets its middle byte inverted."),
+    ("fault unreachable", "SSH and SQL ports closed for N s (connection refused), then reopened."),
+    (
+        "fault drop_ssh",
+        "The exec channel closes with no output and no exit status 0.5 s after the command"
+        " started (or when it ends); the command and its CL job run to their end.",
+    ),
+    ("fault mark_slow", "SIM1001 comes `seconds` (real) later than the mark's own duration."),
+    ("fault mark_fails", "SIM1002 'journal receiver not available'; no position recorded."),
+    (
+        "fault latency_stuck",
+        "GROUP_LATENCY shows at least `seconds` (default 900) of source and apply latency and"
+        " max(count, 1000) backlog entries; replication itself goes on.",
+    ),
+    ("fault apply_frozen", "Apply stops (LAST_APPLIED_SEQUENCE fixed); sending goes on."),
+    ("fault event_missing", "The group's next completion event (SIM1001/1101/1102/1201) is lost."),
+    (
+        "fault out_of_storage",
+        "RSTLIB, RSTOBJ, RST, RSTDLO, RSTUSRPRF, RSTAUT and CRTSAVF end with CPF3793 (id from"
+        " the SAVLIB/RSTLIB lists; for CRTSAVF a guess); SYSTEM_ASP_USED shows 99.5 %.",
+    ),
+    (
+        "fault password_expired",
+        "Password and key sign-on both fail; the auth banner says SIM2001 naming the profile"
+        " (real IBM i: probably CPF22E4, not in ibmi.md). SQL sign-on is not affected.",
+    ),
+    ("fault role_mismatch", "ICSIM.LOCAL_NODE.ROLE is the other role; nothing else changes."),
 )
 
 
@@ -164,4 +203,7 @@ def report() -> str:
     lines += [f"  [{area}] {text}" for area, text in BEHAVIOUR_GUESSES]
     lines.append("Guessed message ids or texts (ibmi_sim/messages.py):")
     lines += [f"  {m.msg_id} ({m.label}): {m.text}" for m in guessed()]
+    from ibmi_sim.faults import FAULT_MESSAGES  # registered by the fault module
+
+    lines += [f"  {m.msg_id} ({m.label}, fault): {m.text}" for m in FAULT_MESSAGES]
     return "\n".join(lines)
