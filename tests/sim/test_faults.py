@@ -20,11 +20,22 @@ from ibmi_sim.testing import SimPair, wait_for
 
 @pytest.fixture
 def pair(sim_pair: SimPair) -> Iterator[SimPair]:
-    """The session pair with no fault before or after the test."""
+    """The session pair with no fault before or after the test, its groups as they were
+    (later modules expect the groups *ACTIVE)."""
     sim_pair.clear_faults()
+    before = dict(sim_pair.query("primary", "SELECT group_name, status FROM icluster_groups"))
     yield sim_pair
     sim_pair.clear_faults()
     time.sleep(0.3)  # state faults are undone by the pair's poll (0.2 s)
+    for group, status in before.items():
+        if status == "*ACTIVE" and _status(sim_pair, group) == "*INACTIVE":
+            _ok(sim_pair, "primary", f"ICLUSTER/DMSTRGRP GROUP({group})")
+            wait_for(lambda g=group: _status(sim_pair, g) == "*ACTIVE", timeout=20)
+
+
+def _status(pair: SimPair, group: str) -> str:
+    rows = pair.query("primary", "SELECT status FROM icluster_groups WHERE group_name = %s", group)
+    return str(rows[0][0])
 
 
 def _ok(pair: SimPair, node: str, cl: str) -> str:
@@ -157,10 +168,7 @@ def _events(pair: SimPair, group: str, after: int) -> list[tuple[str, str]]:
 
 
 def _end_group(pair: SimPair, group: str) -> None:
-    status = pair.query(
-        "primary", "SELECT status FROM icluster_groups WHERE group_name = %s", group
-    )[0][0]
-    if status == "*ACTIVE":
+    if _status(pair, group) == "*ACTIVE":
         _ok(pair, "primary", f"ICLUSTER/DMENDGRP GROUP({group}) OPTION(*IMMED)")
     wait_for(
         lambda: pair.query(
