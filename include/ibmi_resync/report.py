@@ -160,8 +160,13 @@ def build_report(
     params: Mapping[str, Any] | None = None,
     approvals: Iterable[Mapping[str, Any]] = (),
     triggered_by: str | None = None,
+    failures: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """One JSON-ready report; `status` is OK, WARN or FAIL (see the module docstring)."""
+    """One JSON-ready report; `status` is OK, WARN or FAIL (see the module docstring).
+
+    `failures` are the messages failed tasks left (task, group, message): the report says why
+    a run failed, not only where.
+    """
     results = [dict(result) for result in task_results if result]
     entries = sorted(
         (entry for result in results for entry in result.get("log", [])),
@@ -214,6 +219,11 @@ def build_report(
     if not_run:
         status = "FAIL"
         reasons.append(f"{len(not_run)} tasks not run because an earlier one failed")
+    failures = [dict(failure) for failure in failures if failure]
+    for failure in failures:
+        where = failure.get("task") or "?"
+        where += f"[{failure['group']}]" if failure.get("group") else ""
+        reasons.append(f"{where}: {failure.get('message')}")
     notes: list[str] = []
     for record in groups.values():
         for check in record.get("sync_checks", []):
@@ -243,6 +253,7 @@ def build_report(
         "status": status,
         "reasons": reasons,
         "notes": notes,
+        "failures": failures,
         "outage": _outage(entries),
         "started": entries[0]["at"] if entries else None,
         "ended": entries[-1]["at"] if entries else None,

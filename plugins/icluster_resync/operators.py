@@ -74,6 +74,24 @@ class ResyncTaskOperator(BaseOperator):
     # ---- Airflow entry points ------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        return self._recording_failure(context, self._start, context)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        return self._recording_failure(context, self._resume, context, event)
+
+    def _recording_failure(self, context: Context, call: Any, *args: Any) -> dict[str, Any]:
+        """Run ``call``; on a failure, leave its message (node, phase, group or library, message
+        id) in the XCom ``failure``, so the run report says why, not only which task failed.
+        A retry starts with the task's XComs cleared, so only the last attempt's stays."""
+        try:
+            return call(*args)
+        except Exception as error:  # TaskDeferred is a BaseException: a deferral passes
+            message = str(error) or type(error).__name__
+            failure = {"task": self.resync_task, "group": self.group, "message": message}
+            context["ti"].xcom_push(key="failure", value=failure)
+            raise
+
+    def _start(self, context: Context) -> dict[str, Any]:
         if TASKS[self.resync_task].per_group and not self.group:
             # e.g. start_system_group in a run without the SYSTEM group
             self.log.info("%s: no replication group given, nothing to do", self.resync_task)
@@ -92,7 +110,7 @@ class ResyncTaskOperator(BaseOperator):
         inherited = self._inherited(context)
         return self._walk(plan, options, steps, RunState(dict(inherited)), 0, inherited)
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+    def _resume(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         plan, options, steps = self._slice(context)
         resume = event.get("resume") or {}
         if "state" not in resume or "index" not in resume:

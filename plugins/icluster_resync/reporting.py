@@ -51,6 +51,9 @@ def write_run_report(context: Mapping[str, Any], plan: Plan, task_ids: list[str]
     ti, dag_run = context["ti"], context["dag_run"]
     results = [r for task_id in task_ids for r in _results(ti.xcom_pull(task_ids=task_id))]
     approval = ti.xcom_pull(task_ids="approve_clearing")
+    failures = [
+        f for task_id in task_ids for f in _results(ti.xcom_pull(task_ids=task_id, key="failure"))
+    ]
     report = build_report(
         plan_name=plan.name,
         run_id=dag_run.run_id,
@@ -61,6 +64,7 @@ def write_run_report(context: Mapping[str, Any], plan: Plan, task_ids: list[str]
         over_threshold=plan.thresholds.sync_check_over_threshold,
         params=context.get("params") or {},
         approvals=[approval] if approval else [],
+        failures=failures,
         triggered_by=getattr(dag_run, "triggering_user_name", None),
     )
     folder = run_folder(dag_run.run_id)

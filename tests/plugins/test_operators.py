@@ -60,7 +60,11 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> Scripted:
 
 
 def _context(**params: Any) -> dict[str, Any]:
-    return {"params": params, "dag_run": mock.Mock(run_id="manual__2026-11-25")}
+    return {
+        "params": params,
+        "dag_run": mock.Mock(run_id="manual__2026-11-25"),
+        "ti": mock.Mock(),
+    }
 
 
 def test_end_applications_defers_with_its_state_and_resumes(scripted: Scripted) -> None:
@@ -92,11 +96,17 @@ def test_a_runbook_failure_is_not_retried(scripted: Scripted) -> None:
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(_context())
     scripted.subsystem_status = "X"
+    context = _context()
     with pytest.raises(AirflowFailException, match="user job"):
         operator.execute_complete(
-            _context(),
+            context,
             {"status": "done", "seen": "STATUS=INACTIVE", "resume": deferred.value.trigger.resume},
         )
+    # The report reads why the task failed from this XCom.
+    (call,) = context["ti"].xcom_push.call_args_list
+    assert call.kwargs["key"] == "failure"
+    assert call.kwargs["value"]["task"] == "end_applications"
+    assert "user job" in call.kwargs["value"]["message"]
 
 
 def test_an_event_without_the_state_fails_clearly(scripted: Scripted) -> None:

@@ -410,3 +410,25 @@ def test_a_latency_curve_needs_two_readings() -> None:
         ]
     )
     assert curve.count("<polyline") == 2 and "max 30 s" in curve
+
+
+def test_a_failed_task_s_message_is_in_the_reasons() -> None:
+    report = build_report(
+        plan_name="demo",
+        run_id="r1",
+        task_results=RESULTS,
+        task_states={"outage.save_group": "failed"},
+        failures=[
+            {
+                "task": "save_group",
+                "group": "ORDERS",
+                "message": "save of ORDHIST ended PARTIAL: 23 saved, 2 not saved",
+            }
+        ],
+    )
+    assert report["status"] == "FAIL"
+    assert report["reasons"] == [
+        "tasks failed: outage.save_group",
+        "save_group[ORDERS]: save of ORDHIST ended PARTIAL: 23 saved, 2 not saved",
+    ]
+    assert report["failures"][0]["group"] == "ORDERS"
