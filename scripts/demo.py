@@ -76,6 +76,18 @@ def run(args: argparse.Namespace) -> int:
     print()
     for line in d.report_lines(settings, summary):
         print(line)
+    if not conf.get("dry_run"):
+        try:
+            libraries = d.pair_sync_state(settings, conf.get("groups"))
+        except Exception as error:  # the demo's last word must still come out
+            print(f"pair sync state: could not be read ({error})")
+        else:
+            differ = sorted(lib for lib, same in libraries.items() if not same)
+            print(
+                f"pair in sync: {'yes' if not differ else 'NO'} ({len(libraries)} libraries "
+                "compared object for object on PRIMARY and BACKUP"
+                + (f"; different: {', '.join(differ)})" if differ else ")")
+            )
     memory = d.memory_pss_mb(settings)
     print(
         f"timings: healthy after {healthy_after:.1f} s, run {run_seconds:.1f} s, "

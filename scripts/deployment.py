@@ -224,6 +224,11 @@ def env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, 
             # gap at 0.05 s instead of ~1 s at the default 1 s, for more scheduler CPU).
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.1",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # The task supervisor notices its task process has exited only at its next wake-up,
+            # up to this interval (default 5 s) later. Meanwhile a deferral whose trigger fires
+            # at once is resumed under the same try number, and the late "workload finished"
+            # then makes the scheduler fail the resumed task as killed externally (3.3.2).
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
             "AIRFLOW__CELERY__BROKER_URL": settings.broker_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": celery_result_backend(settings.metadata_url),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.parallelism),
@@ -1029,6 +1034,34 @@ def run_summary(api: Api, settings: Settings, run_id: str) -> dict[str, Any]:
         "mapped_instances": sum(1 for ti in tis if ti["map_index"] >= 0),
         "url": settings.run_url(run_id),
     }
+
+
+def pair_sync_state(settings: Settings, groups: Iterable[str] | None = None) -> dict[str, bool]:
+    """Library -> whether PRIMARY and BACKUP hold the same objects (name, type, size, content),
+    for the plan's groups (or `groups`), read from the running simulated pair."""
+    import yaml
+
+    from ibmi_sim.testing import SimPair
+
+    info = json.loads((settings.sim_state / "connections.json").read_text())
+    plan = yaml.safe_load(settings.plan.read_text())
+    wanted = set(groups) if groups else None
+    libraries = [
+        library
+        for group in plan["groups"]
+        if wanted is None or group["name"] in wanted
+        for library in group.get("libraries", [])
+    ]
+    pair = SimPair(info, settings.sim_state)
+    try:
+        result = {}
+        for library in libraries:
+            primary = [(o[0], o[1], o[3], o[5]) for o in pair.objects("primary", library)]
+            backup = [(o[0], o[1], o[3], o[5]) for o in pair.objects("backup", library)]
+            result[library] = primary == backup
+        return result
+    finally:
+        pair.close()
 
 
 # ---- the whole deployment -------------------------------------------------------------------
