@@ -153,6 +153,7 @@ with DAG(
         ),
         defaults="Reject",
         fail_on_reject=True,
+        retries=0,  # a "Reject" is an answer, not a fault: asking again would overrule it
         response_timeout=timedelta(seconds=PLAN.timeouts.approval),
         **NOTIFY.approval_kwargs,
     )

@@ -69,6 +69,7 @@ def test_runbook_order(dagbag) -> None:
     assert "save_security_data" in dag.get_task("restart_applications").upstream_task_ids
     approve = dag.get_task("approve_clearing")
     assert approve.fail_on_reject is True
+    assert approve.retries == 0  # a rejection is final, never asked again
 
 
 def test_trigger_form_offers_the_plan_groups(dagbag) -> None:
