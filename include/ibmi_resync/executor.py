@@ -47,6 +47,10 @@ class StepFailed(RuntimeError):
         super().__init__(f"{node}, {where}: {message}")
 
 
+# How many times a save file whose checksums differ is moved again before the step fails.
+RETRANSFERS = 2
+
+
 @dataclass
 class RunState:
     """What one task has learned so far; JSON-serialisable for XCom and deferral kwargs."""
@@ -92,8 +96,10 @@ class Executor:
         *,
         log: Callable[[str], None] = lambda _message: None,
         mover: SaveFileMover | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> None:
         self.nodes = nodes
+        self.names = dict(names or {})  # role -> node name, for messages without a connection
         self.mover = mover
         self.state = state or RunState()
         self.say = log
@@ -131,7 +137,7 @@ class Executor:
             self.state.values[f"timed_out:{index}"] = True
             return
         verb = "timed out" if status == "timeout" else "failed"
-        raise StepFailed(step, self._node(step).name, f"wait for {step.until} {verb}: {seen}")
+        raise StepFailed(step, self._node_name(step), f"wait for {step.until} {verb}: {seen}")
 
     # ---- step kinds ----------------------------------------------------------------------
 
@@ -188,8 +194,38 @@ class Executor:
         self._record(index, step, "moved", f"{moved} bytes")
 
     def _checksum(self, index: int, step: Step) -> None:
-        """Checksum both copies; a mismatch fails the task, whose retry moves the file again."""
+        """Checksum both copies (ibmi.md §6); on a mismatch the save file is moved again, up
+        to RETRANSFERS times, before the step fails naming the file and both digests."""
         node = self._node(step)
+        digest = self._digest(step, node)
+        path = step.shell.split(" ", 1)[1].strip("'") if step.shell else ""
+        other = "PRIMARY" if step.node == "BACKUP" else "BACKUP"
+        theirs = self.state.values.get(f"checksum:{path}:{other}")
+        moves = 0
+        while theirs is not None and theirs != digest and moves < RETRANSFERS and self.mover:
+            moves += 1
+            self.say(f"checksum of {path} differs between the nodes: moving it again ({moves})")
+            self.mover("PRIMARY", "BACKUP", path)
+            if step.node == "BACKUP":
+                digest = self._digest(step, node)
+            else:  # the BACKUP copy changed: read its digest again
+                theirs = self._digest(step, self.nodes["BACKUP"])
+        self.state.values[f"checksum:{path}:{step.node}"] = digest
+        if theirs is not None:
+            self.state.values[f"checksum:{path}:{other}"] = theirs
+        if theirs is not None and theirs != digest:
+            raise StepFailed(
+                step,
+                node.name,
+                f"checksum of {path} differs after {moves} new transfer(s): PRIMARY and BACKUP "
+                f"copies are {self.state.values[f'checksum:{path}:PRIMARY']} and "
+                f"{self.state.values[f'checksum:{path}:BACKUP']}",
+            )
+        self._record(
+            index, step, "checked", f"{digest} ({moves} new transfer(s))" if moves else digest
+        )
+
+    def _digest(self, step: Step, node: IbmiNode) -> str:
         assert step.shell is not None
         node.journal.append(SentCommand(node.name, "ssh", step.shell))
         status, stdout, stderr = node.shell.execute(step.shell)
@@ -197,19 +233,7 @@ class Executor:
         if status != 0 or len(digest) != 64:
             detail = stderr.strip() or stdout.strip()
             raise StepFailed(step, node.name, f"{step.shell} failed (exit {status}): {detail}")
-        path = step.shell.split(" ", 1)[1].strip("'")
-        self.state.values[f"checksum:{path}:{step.node}"] = digest
-        other = "PRIMARY" if step.node == "BACKUP" else "BACKUP"
-        theirs = self.state.values.get(f"checksum:{path}:{other}")
-        if theirs is not None and theirs != digest:
-            raise StepFailed(
-                step,
-                node.name,
-                f"checksum of {path} differs: PRIMARY and BACKUP copies "
-                f"are {self.state.values[f'checksum:{path}:PRIMARY']} and "
-                f"{self.state.values[f'checksum:{path}:BACKUP']}",
-            )
-        self._record(index, step, "checked", digest)
+        return digest
 
     # ---- guards and checks ---------------------------------------------------------------
 
@@ -259,6 +283,11 @@ class Executor:
 
     def _node(self, step: Step) -> IbmiNode:
         return self.nodes[step.node]
+
+    def _node_name(self, step: Step) -> str:
+        """The node's name for a message, also when no connection is open (a wait's end)."""
+        node = self.nodes.get(step.node)
+        return node.name if node is not None else self.names.get(step.node, step.node)
 
     def _params(self, step: Step) -> list[Any]:
         return [self._resolve(step, value) for value in step.params]

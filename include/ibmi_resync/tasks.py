@@ -94,7 +94,14 @@ def steps_for_task(steps: list[Step], task: str, group: str | None = None) -> li
     if not part.per_group and group:
         raise ValueError(f"task {task} runs once per run, not per group")
     in_phase = [step for step in steps if step.phase == part.phase]
-    chosen = [step for step in in_phase if not _is_role_check(step) and part.picks(step, group)]
+    # The BACKUP's role check of a destructive phase is put first below, once per task; the
+    # pre-flight keeps its own, so a node that answers the wrong role stops the run before the
+    # applications are ended.
+    chosen = [
+        step
+        for step in in_phase
+        if (part.phase is Phase.PREFLIGHT or not _is_role_check(step)) and part.picks(step, group)
+    ]
     if part.confirm_backup and chosen:
         checks = [step for step in in_phase if _is_role_check(step)]
         chosen = checks[:1] + chosen

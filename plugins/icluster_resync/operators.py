@@ -198,7 +198,8 @@ class ResyncTaskOperator(BaseOperator):
         )
 
     def _executor(self, plan: Plan, options: RunOptions, state: RunState) -> Executor:
-        return Executor({}, state, log=self.log.info, mover=SftpSaveFileMover(plan))
+        names = {"PRIMARY": plan.primary.name, "BACKUP": plan.backup.name}
+        return Executor({}, state, log=self.log.info, mover=SftpSaveFileMover(plan), names=names)
 
     def _slice(self, context: Context) -> tuple[Plan, RunOptions, list[Step]]:
         try:

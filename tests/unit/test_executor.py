@@ -351,3 +351,24 @@ def test_a_checksum_mismatch_fails_naming_both_digests() -> None:
     with pytest.raises(StepFailed, match=r"checksum of \S+ORDLIB.FILE differs") as failure:
         executor.run(_transfer_steps())
     assert "aa" * 32 in str(failure.value) and "bb" * 32 in str(failure.value)
+
+
+def test_a_checksum_mismatch_moves_the_file_again_and_recovers() -> None:
+    nodes, primary, backup = _nodes()
+    backup.cl["CRTSAVF"] = ok("")
+    good = "aa" * 32
+    answers = iter(["cc" * 32, good])  # the first copy arrived damaged, the second is right
+    primary.cl["sha256sum"] = ok(f"{good}  x\n")
+    backup.cl["sha256sum"] = lambda _command: (0, f"{next(answers)}  x\n", "")
+    moves: list[str] = []
+    executor = Executor(nodes, mover=lambda source, target, path: moves.append(path) or 1)
+    assert executor.run(_transfer_steps()) is None
+    assert len(moves) == 2  # the transfer, then one new transfer after the mismatch
+    assert executor.state.log[-1]["result"] == "checked"
+
+
+def test_a_failed_wait_names_its_node_without_an_open_connection() -> None:
+    steps = [s for s in _phase(Phase.MARK_POSITIONS, "ORDERS") if s.kind == "WAIT"]
+    executor = Executor({}, names={"PRIMARY": "SIMPRI", "BACKUP": "SIMBCK"})
+    with pytest.raises(StepFailed, match=r"^SIMPRI, .*failed: SIM1002 for ORDERS"):
+        executor.resume(steps, len(steps) - 1, {"status": "failed", "seen": "SIM1002 for ORDERS"})

@@ -71,3 +71,9 @@ def test_wrong_use_is_refused() -> None:
         steps_for_task(steps, "preflight", "ORDERS")
     with pytest.raises(ValueError, match="unknown task"):
         steps_for_task(steps, "nope")
+
+
+def test_preflight_asks_both_nodes_for_their_role() -> None:
+    steps = steps_for_task(resync_program(PLAN), "preflight")
+    asked = [step.node for step in steps if step.check == "local_node"]
+    assert asked == ["PRIMARY", "BACKUP"]
