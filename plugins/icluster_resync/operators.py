@@ -38,6 +38,8 @@ DEFAULT_PLAN = Path(__file__).resolve().parents[2] / "config" / "demo-plan.yaml"
 # Errors that retrying cannot fix: the operator decides (issue: never retry into a bad image).
 # Keys of a task's XCom that describe the task, not what it learned about the nodes.
 _NOT_VALUES = frozenset({"task", "group", "log", "dry_run", "steps"})
+# Values keyed by a step's index within its own task: meaningless in another task's slice.
+_STEP_LOCAL = ("outcome:", "found:", "timed_out:")
 _FINAL = (StepFailed, CommandFailed, RoleMismatch, DryRunRefusal, PlanError, IbmiInputError)
 
 
@@ -149,7 +151,9 @@ class ResyncTaskOperator(BaseOperator):
         for result in pulled if isinstance(pulled, list) else [pulled]:
             if isinstance(result, Mapping):
                 inherited.update(
-                    (key, value) for key, value in result.items() if key not in _NOT_VALUES
+                    (key, value)
+                    for key, value in result.items()
+                    if key not in _NOT_VALUES and not key.startswith(_STEP_LOCAL)
                 )
         return inherited
 

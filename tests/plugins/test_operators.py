@@ -141,6 +141,7 @@ def test_a_task_inherits_what_earlier_tasks_learned_and_returns_only_its_own() -
     ti.xcom_pull.return_value = [
         {"task": "preflight", "group": None, "count:ORDLIB": 40, "log": [{"step": 1}]},
         {"task": "preflight", "group": "ORDERS", "event:ORDERS:2": {"sequence": "7"}},
+        {"task": "preflight", "outcome:3": "ALREADY_DONE", "timed_out:1": True, "found:2": 1},
         None,
     ]
     inherited = end._inherited({"ti": ti})
