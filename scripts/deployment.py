@@ -18,7 +18,8 @@ and then the simulated pair. Nothing here is imported by the product.
 Environment (all optional): IBMI_RESYNC_STATE_DIR, IBMI_RESYNC_METADATA_URL,
 IBMI_RESYNC_API_PORT, IBMI_RESYNC_API_HOST, IBMI_RESYNC_EXECUTOR (LocalExecutor |
 CeleryExecutor), IBMI_RESYNC_BROKER_URL, IBMI_RESYNC_PARALLELISM, IBMI_RESYNC_WORKER_LOG_PORT,
-IBMI_RESYNC_TRIGGER_LOG_PORT, IBMI_RESYNC_PLAN, IBMI_RESYNC_SIM_CONFIG.
+IBMI_RESYNC_TRIGGER_LOG_PORT, IBMI_RESYNC_CELERY_QUEUE, IBMI_RESYNC_PLAN,
+IBMI_RESYNC_SIM_CONFIG.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ class Settings:
     trigger_log_port: int = 8794
     executor: str = "LocalExecutor"
     broker_url: str = DEFAULT_BROKER_URL
+    # The Celery queue of this deployment's tasks and worker: deployments sharing a broker
+    # (a demo and a test, two test sessions) must not take each other's tasks.
+    celery_queue: str = "default"
     parallelism: int = 8
     user: str = DEFAULT_USER
     plan: Path = ROOT / "config" / "demo-plan.yaml"
@@ -97,6 +101,7 @@ class Settings:
             "trigger_log_port": int(e.get("IBMI_RESYNC_TRIGGER_LOG_PORT") or 8794),
             "executor": e.get("IBMI_RESYNC_EXECUTOR") or "LocalExecutor",
             "broker_url": e.get("IBMI_RESYNC_BROKER_URL") or DEFAULT_BROKER_URL,
+            "celery_queue": e.get("IBMI_RESYNC_CELERY_QUEUE") or "default",
             "parallelism": int(e.get("IBMI_RESYNC_PARALLELISM") or 8),
             "plan": Path(e.get("IBMI_RESYNC_PLAN") or ROOT / "config" / "demo-plan.yaml"),
             "sim_config": Path(
@@ -232,6 +237,7 @@ def env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, 
             "AIRFLOW__CELERY__BROKER_URL": settings.broker_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": celery_result_backend(settings.metadata_url),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.parallelism),
+            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": settings.celery_queue,
             "IBMI_RESYNC_PLAN": str(settings.plan),
             "IBMI_RESYNC_REPORTS": str(settings.reports),
         }
@@ -485,6 +491,8 @@ def component_command(settings: Settings, name: str) -> list[str]:
             str(settings.parallelism),
             "--celery-hostname",
             f"icluster-resync-{settings.api_port}@%h",
+            "--queues",
+            settings.celery_queue,
         ]
     return [airflow, name]
 

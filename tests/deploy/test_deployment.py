@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[d.Set
 
 def test_the_demo_deployment_runs_the_resync_over_the_rest_api(deployment: d.Settings) -> None:
     settings = deployment
-    api, healthy_after = d.up(settings)
+    api, healthy_after = d.up(settings, sys.stdout)
     assert set(d.running(settings)) == set(settings.components)
     health = api.health()
     for component in ("metadatabase", "scheduler", "triggerer", "dag_processor"):
@@ -108,7 +109,8 @@ def test_the_demo_deployment_runs_the_resync_over_the_rest_api(deployment: d.Set
     groups = ["SYSTEM", "ORDERS", "BILLING"] if settings.executor == "LocalExecutor" else ["ORDERS"]
     conf = {"approvals_required": False, "groups": groups}
     run_id = d.trigger(api, conf)
-    progress = d.follow_run(api, run_id, timeout=1200)
+    # progress lines go to the captured output: a failure shows how far the run got
+    progress = d.follow_run(api, run_id, sys.stdout, timeout=1200, quiet_seconds=30)
     summary = d.run_summary(api, settings, run_id)
 
     assert summary["state"] == "success", summary
