@@ -990,7 +990,8 @@ def follow_run(
     until the run ends; returns the last progress."""
     follower = RunFollower(api, run_id)
     started = time.monotonic()
-    last_text, last_print = "", 0.0
+    last_text: tuple[Any, ...] = ()
+    last_print = 0.0
     while True:
         try:
             progress = follower.poll()
@@ -1002,7 +1003,15 @@ def follow_run(
             continue
         if on_poll:
             on_poll(progress)
-        text = progress.line(0)
+        # what changed, not the clocks (elapsed, outage so far) that always do
+        text = (
+            progress.state,
+            tuple(progress.running),
+            tuple(progress.stages.items()),
+            progress.tasks_done,
+            progress.outage_start is None,
+            progress.outage_end is None,
+        )
         now = time.monotonic()
         if text != last_text or now - last_print >= quiet_seconds:
             _say(out, progress.line(now - started))
