@@ -69,6 +69,8 @@ class ResyncTaskOperator(BaseOperator):
     ui_color = "#dbe8f6"
 
     def __init__(self, *, resync_task: str, group: str | None = None, **kwargs: Any) -> None:
+        # A mapped instance is labelled in the grid by its replication group, not 0, 1, 2.
+        kwargs.setdefault("map_index_template", "{{ task.group }}")
         super().__init__(**kwargs)
         self.resync_task = resync_task
         self.group = group

@@ -83,6 +83,13 @@ def test_a_dry_run_walks_every_task_and_sends_only_reads(sent: list[str], groups
         assert indexes == list(range(len(groups))), (task, indexes)
         assert all(states[(task, index)] == "success" for index in indexes)
     assert states[("approve_clearing", -1)] == "skipped"  # a dry run needs no approval
+    # The grid labels each mapped instance with its group's name.
+    labels = {
+        ti.rendered_map_index
+        for ti in run.get_task_instances()
+        if ti.task_id == "outage.mark_positions"
+    }
+    assert labels == set(groups)
     # Only pre-flight talks to the nodes in a dry run, and it only reads.
     assert sent == ["system 'QSYS/CHKOBJ OBJ(QSYS/ICLUSTER) OBJTYPE(*LIB)'"] * 2
 
