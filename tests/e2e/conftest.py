@@ -8,6 +8,7 @@ dropped by the next one). Its clock runs faster than the demo's so a full resync
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,13 +32,13 @@ def e2e_pair_config(tag: str, *, time_scale: float = 0.01) -> dict[str, Any]:
     return config
 
 
-@pytest.fixture(scope="session")
-def demo_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
-    """The running pair; the process environment carries its four Airflow connections."""
-    drop_stale_test_databases()
-    state = tmp_path_factory.mktemp("e2e_sim_state")
-    pair = start_pair(state, e2e_pair_config(f"r{os.getpid()}"))
-    saved = {name: os.environ.get(name) for name in pair.airflow_env()}
+@contextlib.contextmanager
+def running_pair(state: Path, tag: str) -> Iterator[SimPair]:
+    """A pair of config/sim-pair.yaml; while it runs, the process environment carries its four
+    Airflow connections (and the demo plan), restored afterwards."""
+    pair = start_pair(state, e2e_pair_config(tag))
+    names = [*pair.airflow_env(), "IBMI_RESYNC_PLAN"]
+    saved = {name: os.environ.get(name) for name in names}
     os.environ.update(pair.airflow_env())
     os.environ["IBMI_RESYNC_PLAN"] = str(DEMO_PLAN)
     try:
@@ -49,3 +50,11 @@ def demo_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
             else:
                 os.environ[name] = value
         stop_pair(pair, drop_databases=True)
+
+
+@pytest.fixture(scope="session")
+def demo_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
+    """The running pair shared by the session's end-to-end tests."""
+    drop_stale_test_databases()
+    with running_pair(tmp_path_factory.mktemp("e2e_sim_state"), f"r{os.getpid()}") as pair:
+        yield pair
