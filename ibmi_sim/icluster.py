@@ -413,6 +413,17 @@ async def _workload(node: Node, nominal: float) -> None:
         delta = rng.randint(1, 20) * RECORD_BYTES if insert else 0
         changes.append((obj, "PT" if insert else "UP", delta, secrets.token_hex(8)))
     async with node.pool.acquire() as conn, conn.transaction():
+        # The jobs change objects only while their subsystem is still ACTIVE, checked under a
+        # row lock: ENDSBS (ENDING, then INACTIVE) waits for this tick to commit, so once a
+        # subsystem reads INACTIVE no change of its jobs can still arrive (ibmi.md §7: an
+        # ended subsystem has no jobs left that could write).
+        still = await conn.fetch(
+            "SELECT name FROM subsystems WHERE status = 'ACTIVE' AND name = ANY($1::text[])"
+            " FOR SHARE",
+            active,
+        )
+        if not still:
+            return
         by_group: dict[str, list[Any]] = {}
         for change in changes:
             by_group.setdefault(group_of[change[0]["library"]], []).append(change)

@@ -261,6 +261,16 @@ def quiesce(pair: SimPair) -> None:
         wait_drained(pair, group)
 
 
+def application_active(pair: SimPair) -> bool:
+    rows = sql(
+        pair,
+        "primary",
+        "SELECT STATUS FROM QSYS2.SUBSYSTEM_INFO WHERE SUBSYSTEM_DESCRIPTION = ?",
+        APP_SUBSYSTEM,
+    )
+    return bool(rows) and rows[0]["STATUS"] == "ACTIVE"
+
+
 def restart_application(pair: SimPair) -> None:
     cl(pair, "primary", f"QSYS/STRSBS SBSD(QGPL/{APP_SUBSYSTEM})")
 

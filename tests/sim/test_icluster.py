@@ -17,6 +17,7 @@ from ibmi_sim.icluster import mark_seconds, receiver_name
 from ibmi_sim.testing import SimPair
 from tests.sim.icluster_steps import (
     MARKED,
+    application_active,
     cl,
     group_status,
     last_sync_detail,
@@ -181,11 +182,20 @@ def test_receiver_names_are_ibm_names() -> None:
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
+def module_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
     from tests.sim.icluster_steps import throwaway_pair
 
     with throwaway_pair(tmp_path_factory.mktemp("icluster_pair")) as running:
         yield running
+
+
+@pytest.fixture
+def pair(module_pair: SimPair) -> Iterator[SimPair]:
+    """The module's pair, with the application running again after each test, so that one
+    failing test (which stops before its own restart) does not fail the ones after it."""
+    yield module_pair
+    if not application_active(module_pair):
+        restart_application(module_pair)
 
 
 def _end_and_mark(pair: SimPair, group: str) -> int:
