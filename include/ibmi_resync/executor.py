@@ -30,7 +30,7 @@ from ibmi_resync.program import (
     Step,
 )
 
-__all__ = ["Executor", "PendingWait", "RunState", "SaveFileMover", "StepFailed"]
+__all__ = ["HELD_FAILURES", "Executor", "PendingWait", "RunState", "SaveFileMover", "StepFailed"]
 
 
 class StepFailed(RuntimeError):
@@ -39,6 +39,7 @@ class StepFailed(RuntimeError):
     def __init__(self, step: Step, node: str, message: str) -> None:
         self.step = step
         self.node = node
+        self.detail = message
         where = f"phase {step.phase.value} ({step.phase.name.lower()})"
         if step.group:
             where += f", group {step.group}"
@@ -49,6 +50,8 @@ class StepFailed(RuntimeError):
 
 # How many times a save file whose checksums differ is moved again before the step fails.
 RETRANSFERS = 2
+# RunState key of failures a `keep_going` step held back until its task's slice ended.
+HELD_FAILURES = "held_failures"
 
 
 @dataclass
@@ -118,6 +121,16 @@ class Executor:
             if handler is None:
                 raise StepFailed(step, step.node, f"{step.kind} steps are run by their own task")
             handler(self, index, step)
+        held = self.state.values.get(HELD_FAILURES) or []
+        if held:
+            first = steps[held[0]["index"]]
+            listed = "; ".join(item["message"] for item in held)
+            raise StepFailed(
+                first,
+                self._node_name(first),
+                f"{len(held)} restore(s) did not end clean, every other one was attempted: "
+                f"{listed}",
+            )
         return None
 
     def resume(self, steps: Sequence[Step], index: int, event: Mapping[str, Any]) -> None:
@@ -176,13 +189,28 @@ class Executor:
     def _sql(self, index: int, step: Step) -> None:
         node = self._node(step)
         assert step.statement is not None
+        if step.check == "restored_count" and step.subject in self._held_subjects():
+            self._record(index, step, "skipped", f"the restore of {step.subject} failed")
+            return
         values = dict(zip(step.statement.params, self._params(step), strict=True))
         rows = node.query(step.statement, **values)
         check = _CHECKS.get(step.check or "answers")
         if check is None:
             raise StepFailed(step, node.name, f"unknown check {step.check!r}")
-        message = check(self, index, step, node, rows)
+        try:
+            message = check(self, index, step, node, rows)
+        except StepFailed as error:
+            if not (step.expect or {}).get("keep_going"):
+                raise
+            # Held until the slice ends: the other restores of the group still run.
+            held = self.state.values.setdefault(HELD_FAILURES, [])
+            held.append({"index": index, "subject": step.subject, "message": error.detail})
+            self._record(index, step, "failed", error.detail)
+            return
         self._record(index, step, "checked", message)
+
+    def _held_subjects(self) -> set[str]:
+        return {str(item["subject"]) for item in self.state.values.get(HELD_FAILURES) or []}
 
     def _sftp(self, index: int, step: Step) -> None:
         if self.mover is None:

@@ -761,6 +761,10 @@ def _clear(b: _Builder, groups: tuple[Group, ...], options: RunOptions) -> None:
 
 
 def _restore(b: _Builder, groups: tuple[Group, ...]) -> None:
+    """Runbook step 6. A group's restores are ``keep_going``: a library that restores only
+    in part does not stop the next one, because its CLRLIB already ran (step 5) and a cleared
+    library left without its restore attempt is the worst state BACKUP can be left in; the
+    task fails at its end, naming every restore that did not end clean."""
     plan, phase = b.plan, Phase.RESTORE
     _confirm_backup(b, phase)
     security = _with_security_data(plan, groups)
@@ -787,6 +791,7 @@ def _restore(b: _Builder, groups: tuple[Group, ...]) -> None:
                     "kind": "restored",
                     "library": library,
                     "describe": "CPC3703, or CPF3773 with 0 not restored",
+                    "keep_going": True,
                 },
             )
             b.query(
@@ -809,7 +814,7 @@ def _restore(b: _Builder, groups: tuple[Group, ...]) -> None:
                 action="RI",
                 subject=str(savf.name),
                 group=group.name,
-                expect={"kind": "clean", "describe": "all objects restored"},
+                expect={"kind": "clean", "describe": "all objects restored", "keep_going": True},
             )
     for group in groups:
         if group.dlo_folders:
@@ -821,7 +826,7 @@ def _restore(b: _Builder, groups: tuple[Group, ...]) -> None:
                 action="RD",
                 subject=str(savf.name),
                 group=group.name,
-                expect={"kind": "clean", "describe": "CPC9053"},
+                expect={"kind": "clean", "describe": "CPC9053", "keep_going": True},
             )
     if security:
         b.batch(

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 DEFAULT_PLAN = Path(__file__).resolve().parents[2] / "config" / "demo-plan.yaml"
 # Errors that retrying cannot fix: the operator decides (issue: never retry into a bad image).
 # Keys of a task's XCom that describe the task, not what it learned about the nodes.
-_NOT_VALUES = frozenset({"task", "group", "log", "dry_run", "steps"})
+_NOT_VALUES = frozenset({"task", "group", "log", "dry_run", "steps", "held_failures"})
 # Values keyed by a step's index within its own task: meaningless in another task's slice.
 _STEP_LOCAL = ("outcome:", "found:", "timed_out:")
 _FINAL = (StepFailed, CommandFailed, RoleMismatch, DryRunRefusal, PlanError, IbmiInputError)

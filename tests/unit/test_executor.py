@@ -14,6 +14,7 @@ from ibmi_resync.executor import Executor, PendingWait, RunState, StepFailed
 from ibmi_resync.node import IbmiNode
 from ibmi_resync.plan import Plan, load_plan
 from ibmi_resync.program import Phase, Step, resync_program
+from ibmi_resync.tasks import steps_for_task
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN: Plan = load_plan(ROOT / "config" / "demo-plan.yaml")
@@ -313,6 +314,59 @@ def test_a_partial_restore_names_the_objects_not_restored() -> None:
     executor.resume(steps, pending.index, {"status": "done", "seen": "*OUTQ"})
     with pytest.raises(StepFailed, match="restore of ORDLIB ended PARTIAL: ORD001"):
         executor.run(steps, pending.index + 1)
+
+
+def _joblog(*rows: tuple[str, str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "ORDINAL_POSITION": n,
+            "MESSAGE_ID": mid,
+            "MESSAGE_TYPE": kind,
+            "SEVERITY": 40,
+            "MESSAGE_TEXT": text,
+        }
+        for n, (mid, kind, text) in enumerate(rows, start=1)
+    ]
+
+
+def test_a_partial_restore_does_not_stop_the_groups_other_restores() -> None:
+    """ORDLIB restores in part: ORDHIST (cleared in step 5 too) and the group's IFS still get
+    their restore; the task fails at the end naming ORDLIB's object, and only ORDLIB."""
+    nodes, _, backup = _nodes()
+    backup.cl["SBMJOB"] = lambda command: (
+        0,
+        f"CPC1221: Job 100002/QSECOFR/{command.split('JOB(')[1].split(')')[0]} submitted.\n",
+        "",
+    )
+    backup.sql["ACTIVE_JOB_INFO"] = lambda _p: []
+    backup.sql["LOCAL_NODE"] = lambda _p: [{"NODE": "SIMBCK", "ROLE": "BACKUP"}]
+    backup.sql["LIBRARY_INFO"] = lambda _p: [{"OBJECT_COUNT": 12, "LIBRARY_SIZE": 1}]
+    ordlib = _joblog(
+        ("CPF3756", "DIAGNOSTIC", "File ORD001 not restored to ORDLIB."),
+        ("CPF3773", "ESCAPE", "11 objects restored. 1 not restored to ORDLIB."),
+    )
+    clean = _joblog(("CPC3703", "COMPLETION", "12 objects restored from ORDHIST to ORDHIST."))
+    ifs = _joblog(("CPC370C", "COMPLETION", "4 objects restored."))
+    steps = steps_for_task(resync_program(PLAN), "restore_group", "ORDERS")
+    jobs = {s.subject: s.job for s in steps if s.kind == "SBMJOB"}
+    logs = {jobs["ORDLIB"]: ordlib, jobs["ORDHIST"]: clean}
+    backup.sql["JOBLOG_INFO"] = lambda p: next(
+        (log for job, log in logs.items() if job in str(p[0])), ifs
+    )
+    executor = Executor(nodes, RunState({"saved:ORDLIB": 12, "saved:ORDHIST": 12}))
+    index = 0
+    with pytest.raises(StepFailed) as failed:
+        while (pending := executor.run(steps, index)) is not None:
+            executor.resume(steps, pending.index, {"status": "done", "seen": "*OUTQ"})
+            index = pending.index + 1
+    submitted = [c for c in backup.sent if c.startswith("QSYS/SBMJOB")]
+    assert len(submitted) == 3  # ORDLIB, ORDHIST and the IFS paths: every restore attempted
+    message = str(failed.value)
+    assert "group ORDERS" in message and "ORD001" in message and "1 restore(s)" in message
+    assert "ORDHIST" not in message.split(":", 1)[1]
+    results = {(e["subject"], e["result"]) for e in executor.state.log if e["kind"] == "SQL"}
+    assert ("ORDLIB", "failed") in results and ("ORDLIB", "skipped") in results
+    assert ("ORDHIST", "checked") in results
 
 
 def test_the_node_clock_statement_is_in_the_catalog() -> None:
