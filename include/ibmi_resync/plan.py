@@ -44,6 +44,8 @@ __all__ = [
     "Plan",
     "PlanError",
     "RunOptions",
+    "Schedule",
+    "Window",
     "load_plan",
     "read_yaml",
     "validation_error",
@@ -186,13 +188,133 @@ class PollIntervals(_Strict):
     latency: float = Field(default=10.0, gt=0)
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[str, ...] = get_args(Weekday)
+Ordinal = Literal["first", "second", "third", "fourth", "last"]
+ORDINALS: tuple[str, ...] = get_args(Ordinal)
+_CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+# "first Sunday of the quarter, 01:00-05:00", "every Saturday 22:00-02:00": the form an
+# operator writes in a change request, read into the fields below.
+_WINDOW_TEXT = re.compile(
+    r"\s*(?:(?P<week>[a-z]+)\s+(?P<weekday>[a-z]+)\s+of\s+the\s+(?P<every>month|quarter)"
+    r"|every\s+(?P<weekly>[a-z]+))\s*,?\s*(?P<start>\S+?)\s*[-\u2013]\s*(?P<end>\S+)\s*",
+    re.IGNORECASE,
+)
+
+
+class Window(_Strict):
+    """One recurring maintenance window, in the schedule's time zone (issue 8).
+
+    `every: quarter, week: first, weekday: sunday, start: "01:00", end: "05:00"` is the first
+    Sunday of January, April, July and October from 01:00 to 05:00 local time; an `end` at or
+    before `start` is on the next day. The text form "first Sunday of the quarter,
+    01:00-05:00" reads into the same fields.
+    """
+
+    every: Literal["week", "month", "quarter"]
+    weekday: Weekday
+    week: Ordinal | None = None  # which `weekday` of the month (month, quarter); None weekly
+    start: str
+    end: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        match = _WINDOW_TEXT.fullmatch(value)
+        if not match:
+            raise ValueError(
+                "a window such as 'first Sunday of the quarter, 01:00-05:00', "
+                "'last Saturday of the month, 22:00-02:00' or 'every Sunday, 01:00-05:00'"
+            )
+        if match["weekly"]:
+            return {
+                "every": "week",
+                "weekday": match["weekly"].lower(),
+                "start": match["start"],
+                "end": match["end"],
+            }
+        return {
+            "every": match["every"].lower(),
+            "week": match["week"].lower(),
+            "weekday": match["weekday"].lower(),
+            "start": match["start"],
+            "end": match["end"],
+        }
+
+    @field_validator("weekday", "week", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not _CLOCK.fullmatch(value):
+            raise ValueError("a time of day as HH:MM, 00:00 to 23:59")
+        return value
+
+    @model_validator(mode="after")
+    def _week_given(self) -> Window:
+        if self.every == "week" and self.week is not None:
+            raise ValueError("a weekly window has no `week` (it is every week)")
+        if self.every != "week" and self.week is None:
+            raise ValueError(f"`week` ({', '.join(ORDINALS)}) says which {self.weekday}")
+        return self
+
+    @property
+    def minutes(self) -> int:
+        """Length on a day without a clock change (DST days differ: ibmi_resync.window)."""
+        start, end = (int(t[:2]) * 60 + int(t[3:]) for t in (self.start, self.end))
+        return end - start if end > start else end + 24 * 60 - start
+
+    def describe(self) -> str:
+        day = self.weekday.capitalize()
+        when = f"every {day}" if self.every == "week" else f"{self.week} {day} of the {self.every}"
+        return f"{when}, {self.start}-{self.end}"
+
+
 class Schedule(_Strict):
-    """A cron expression for scheduled runs (None: manual only) and its window length."""
+    """When scheduled runs happen, and how long their outage may last.
+
+    Either `windows` (maintenance windows; the DAG's timetable starts a run as each opens) or
+    the older `cron` with `window_minutes` (a run at each cron time, its window that long);
+    neither: manual runs only. `estimated_outage_minutes` is the guard's figure while no
+    forecast exists (ibmi_resync.forecast); `safety_margin_percent` is added to either.
+    """
 
     cron: str | None = None
     timezone: str = "UTC"
     window_minutes: int | None = Field(default=None, ge=1)
+    windows: tuple[Window, ...] = ()
     estimated_outage_minutes: int | None = Field(default=None, ge=1)
+    safety_margin_percent: int = Field(default=0, ge=0, le=500)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone such as Europe/Zurich or UTC") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Schedule:
+        if self.windows and self.cron:
+            raise IbmiInputError(
+                "cron", self.cron, "give either windows or cron (with window_minutes), not both"
+            )
+        if self.window_minutes is not None and not self.cron:
+            raise IbmiInputError(
+                "window_minutes",
+                self.window_minutes,
+                "belongs to cron; a window in `windows` has its own start and end",
+            )
+        return self
 
 
 NotificationEvent = Literal[
@@ -414,6 +536,16 @@ class RunOptions(_Strict):
     dry_run: bool = False
     approvals_required: bool | None = None  # None: as the plan says
     transfer_mode: Literal["sftp"] = "sftp"
+    # A run the maintenance-window guard would refuse starts anyway when a person says why
+    # (ibmi_resync.window); the reason is logged and kept in the run report's params.
+    window_override_reason: str = Field(default="", max_length=500)
+
+    @field_validator("window_override_reason")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ord(char) < 32 or ord(char) == 127 for char in value):
+            raise IbmiInputError("window_override_reason", value, "one line, no control characters")
+        return value.strip()
 
     @classmethod
     def from_trigger(cls, params: Any) -> RunOptions:
