@@ -220,6 +220,13 @@ class ICluster(BaseModel):
     node_start_s: float = 3.0
     sync_check_base_s: float = 5.0
     sync_check_per_object_s: float = 0.02
+    # DMSTRGRP REFRESH(*YES) (icluster.md §3.1, §9 [I/G]; ibmi_sim.refresh): the copy to BACKUP
+    # takes refresh_base_s + refresh_per_object_s per object + data / refresh_mb_per_s (the
+    # network, not the disks, is the limit), written in up to refresh_batches steps.
+    refresh_base_s: float = 5.0
+    refresh_per_object_s: float = 0.05
+    refresh_mb_per_s: float = Field(20.0, gt=0)
+    refresh_batches: int = Field(10, ge=1)
     # icluster.md §4.1 (S10) says only *CHKOBSLETE/*FULL report objects present only on BACKUP;
     # True makes *OBJATTR report them too (the runbook's *OBJATTR then catches a skipped CLRLIB).
     objattr_reports_obsolete: bool = True

@@ -119,6 +119,16 @@ BEHAVIOUR_GUESSES: tuple[tuple[str, str], ...] = (
         " STRAPY(*NO) sends without applying.",
     ),
     (
+        "DMSTRGRP REFRESH",
+        "Keyword REFRESH(*YES) (icluster.md §3.1 [I/G]). Only on an *INACTIVE group (else"
+        " SIM1015); not with USEMARKED(*YES) (SIM1016); returns at once (SIM1107). The group's"
+        " libraries, IFS paths, DLO folders and private authorities are read on PRIMARY with the"
+        " journal end in one snapshot and written to BACKUP in refresh_batches steps over"
+        " refresh_base_s + refresh_per_object_s per object + data / refresh_mb_per_s; objects in"
+        " scope only on BACKUP are deleted; save files are not copied; then SIM1108, *ACTIVE"
+        " (SIM1101) and the apply replays the entries journaled since the snapshot.",
+    ),
+    (
         "DMSTRSC",
         "Returns at once; SIM1201 after sync_check_base_s + per object. *OBJATTR compares"
         " presence, attribute, size, owner and private authorities of the group's libraries"

@@ -5,7 +5,8 @@ leave the pair visibly out of sync. So PRIMARY keeps a journal per replication g
 application subsystem is active a workload changes *FILE objects of the groups' libraries and
 journals each change; an *ACTIVE group sends and applies those entries to BACKUP at configured
 rates (so latency and backlog rise and fall); DMMRKPOS records the journal position; DMSTRGRP
-USEMARKED(*YES) replays the entries after it; DMSTRSC compares the two nodes object by object.
+USEMARKED(*YES) replays the entries after it; DMSTRSC compares the two nodes object by object;
+DMSTRGRP REFRESH(*YES) copies the group's scope over the network first (ibmi_sim.refresh).
 
 Apply replays a change on BACKUP's current state (size += delta, hash = H(hash + token)): an
 entry lost (no USEMARKED) or applied twice leaves the object different for good, as a lost or
@@ -164,6 +165,7 @@ class ClusterState:
     sync_checks: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     marks: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     enders: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
+    refreshes: dict[str, asyncio.Task[Any]] = field(default_factory=dict)  # ibmi_sim.refresh
     send_credit: dict[str, float] = field(default_factory=dict)
     apply_credit: dict[str, float] = field(default_factory=dict)
     workload_credit: float = 0.0

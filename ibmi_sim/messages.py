@@ -187,6 +187,16 @@ _DEFS: tuple[MessageDef, ...] = (
     MessageDef("SIM1002", E, 40, "Mark positions for group &1 failed: &2", "synthetic", "-"),
     MessageDef("SIM1101", C, 0, "Group &1 started at receiver &2 sequence &3.", "synthetic", "-"),
     MessageDef("SIM1102", C, 0, "Group &1 ended at applied sequence &2.", "synthetic", "-"),
+    # DMSTRGRP REFRESH(*YES) (ibmi_sim.refresh; icluster.md §3.1, §9): the refresh's end.
+    MessageDef(
+        "SIM1108",
+        C,
+        0,
+        "Refresh of group &1 complete: &2 objects, &3 bytes copied to &4.",
+        "synthetic",
+        "-",
+    ),
+    MessageDef("SIM1109", E, 40, "Refresh of group &1 failed: &2", "synthetic", "-"),
     MessageDef(
         "SIM1201",
         C,
@@ -212,6 +222,11 @@ _DEFS: tuple[MessageDef, ...] = (
     MessageDef("SIM1013", E, 40, "Node &1 is not active.", "synthetic", "-"),
     MessageDef("SIM1014", E, 40, "No marked position for group &1.", "synthetic", "-"),
     MessageDef("SIM1105", C, 0, "Start of group &1 submitted.", "synthetic", "-"),
+    MessageDef("SIM1107", C, 0, "Start of group &1 with refresh submitted.", "synthetic", "-"),
+    MessageDef("SIM1015", E, 40, "Group &1 is &2; end it before a refresh.", "synthetic", "-"),
+    MessageDef(
+        "SIM1016", E, 40, "REFRESH(*YES) cannot be used with USEMARKED(*YES).", "synthetic", "-"
+    ),
     MessageDef("SIM1106", C, 0, "End of group &1 submitted.", "synthetic", "-"),
     MessageDef("SIM1203", E, 40, "A sync check is already running for group &1.", "synthetic", "-"),
     MessageDef("SIM1204", E, 40, "No sync check is running for group &1.", "synthetic", "-"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from ibmi_sim import icluster
+from ibmi_sim import icluster, refresh
 from ibmi_sim.cl_parser import CLCommand
 from ibmi_sim.commands._base import handler, pause
 from ibmi_sim.icluster import ACTIVE, ENDING, INACTIVE, PRODUCT_SUBSYSTEM, STARTING
@@ -171,13 +171,18 @@ async def dmstrgrp(node: Node, job: Job, cmd: CLCommand) -> None:
     USEMARKED(*YES) starts at the marked position (SIM1014 if none); otherwise at the current
     end of the journal, so entries written since the group ended are never applied [G].
     STRAPY(*NO) sends but does not apply. Both nodes must be *ACTIVE (SIM1013).
+    REFRESH(*YES) copies the group's objects to BACKUP first (ibmi_sim.refresh).
     """
     primary, group, status = await _group(node, cmd)
+    refresh = cmd.text("REFRESH", "*NO") == "*YES"
     if status != INACTIVE:
-        raise Escape("SIM1011", group, status)
+        raise Escape("SIM1015" if refresh else "SIM1011", group, status)
     await _require_nodes(primary)
     row = await icluster.group_row(primary, group)
     assert row is not None
+    if refresh:
+        await _start_with_refresh(primary, job, cmd, group)
+        return
     if cmd.text("USEMARKED", "*NO") == "*YES":
         if row["marked_sequence"] is None:
             raise Escape("SIM1014", group)
@@ -196,6 +201,24 @@ async def dmstrgrp(node: Node, job: Job, cmd: CLCommand) -> None:
         )
     primary.spawn(icluster.finish_start(primary, group, receiver, position))
     await job.send("SIM1105", group)
+
+
+async def _start_with_refresh(primary: Node, job: Job, cmd: CLCommand, group: str) -> None:
+    """DMSTRGRP REFRESH(*YES) (icluster.md §3.1, §9 [I/G]): *STARTING now, the copy in the
+    background, SIM1108 then *ACTIVE in the event log (ibmi_sim.refresh). A refresh starts
+    from its own copy, so a marked position is meaningless with it: SIM1016 [G]."""
+    if cmd.text("USEMARKED", "*NO") == "*YES":
+        raise Escape("SIM1016")
+    state = icluster.state_of(primary)
+    running = state.refreshes.get(group)
+    if running is not None and not running.done():
+        raise Escape("SIM1015", group, "refreshing")
+    await icluster.update_group(primary, group, status=STARTING)
+    apply_enabled = cmd.text("STRAPY", "*YES") != "*NO"
+    state.refreshes[group] = primary.spawn(
+        refresh.run_refresh(primary, group, apply_enabled=apply_enabled)
+    )
+    await job.send("SIM1107", group)
 
 
 # --- sync checks (icluster.md §4) ---------------------------------------------------------------
