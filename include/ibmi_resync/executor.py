@@ -23,9 +23,8 @@ from ibmi_resync import sql
 from ibmi_resync.messages import Outcome, objects_not_restored, parse_joblog_rows, summarise
 from ibmi_resync.node import IbmiNode, SentCommand
 from ibmi_resync.program import (
-    MARK_START,
+    START_TIMES,
     SUBMITTED_JOB,
-    SYNC_CHECK_START,
     Later,
     Step,
 )
@@ -182,6 +181,9 @@ class Executor:
             self.state.values[key] = active[0]
             self._record(index, step, "attached", f"job {active[0]} already running")
             return
+        if self._batch_waits_for_start(index):
+            # As for a CL step: a message written after the job was submitted ends the wait.
+            self.state.values[f"started:{step.group}:{step.phase.value}"] = node.current_time()
         qualified = node.submit(step.command, job=step.job)
         self.state.values[key] = qualified
         self._record(index, step, "submitted", qualified)
@@ -328,7 +330,7 @@ class Executor:
             if job is None:
                 raise StepFailed(step, step.node, f"job {step.job} was never submitted")
             return job
-        if value in (MARK_START, SYNC_CHECK_START):
+        if value in START_TIMES:
             started = self.state.values.get(f"started:{step.group}:{step.phase.value}")
             if started is None:
                 raise StepFailed(step, step.node, f"no start time recorded for {value!r}")
@@ -355,8 +357,18 @@ class Executor:
         return (
             following is not None
             and following.kind == "WAIT"
-            and any(value in (MARK_START, SYNC_CHECK_START) for value in following.params)
+            and any(value in START_TIMES for value in following.params)
         )
+
+    def _batch_waits_for_start(self, index: int) -> bool:
+        """True when a wait after this batch job (and its own job-end wait and job-log check),
+        before the next command, is for a message written after the job started."""
+        for following in self._steps[index + 1 :]:
+            if following.kind in ("CL", "SBMJOB"):
+                return False
+            if following.kind == "WAIT" and any(v in START_TIMES for v in following.params):
+                return True
+        return False
 
     def _record(self, index: int, step: Step, result: str, detail: str) -> None:
         entry = {

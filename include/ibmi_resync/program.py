@@ -22,7 +22,7 @@ from typing import Any, Literal
 from ibmi_resync import cl, sql
 from ibmi_resync.cl import ClCommand
 from ibmi_resync.names import QualifiedName
-from ibmi_resync.plan import Group, Plan, RunOptions
+from ibmi_resync.plan import Group, Plan, PlanError, RunOptions
 from ibmi_resync.quoting import shell_command, shell_line
 from ibmi_resync.sql import SqlStatement
 
@@ -34,6 +34,7 @@ __all__ = [
     "Step",
     "batch_job_name",
     "changing_steps",
+    "network_sync_program",
     "resync_program",
     "save_file_for_dlo",
     "save_file_for_ifs",
@@ -161,6 +162,9 @@ class Later:
 SUBMITTED_JOB = Later("qualified job name from CPC1221")
 MARK_START = Later("time the mark started")
 SYNC_CHECK_START = Later("time the sync check started")
+REFRESH_START = Later("time the refresh was submitted")
+# Start times the executor records on the node's clock just before the command they follow.
+START_TIMES = (MARK_START, SYNC_CHECK_START, REFRESH_START)
 
 
 # ---- names derived from the plan ---------------------------------------------------------
@@ -398,7 +402,7 @@ class _Builder:
 # ---- phases ------------------------------------------------------------------------------
 
 
-def _preflight(b: _Builder, groups: tuple[Group, ...]) -> None:
+def _preflight(b: _Builder, groups: tuple[Group, ...], *, save_files: bool = True) -> None:
     plan, phase, profile = b.plan, Phase.PREFLIGHT, b.profile
     for role, node in (("PRIMARY", plan.primary), ("BACKUP", plan.backup)):
         b.cl(
@@ -424,15 +428,16 @@ def _preflight(b: _Builder, groups: tuple[Group, ...]) -> None:
             check="subsystem_active",
             notes=(f"{profile.product_subsystem} must be ACTIVE",),
         )
-        b.query(
-            phase,
-            role,
-            sql.LIBRARY_EXISTS,
-            (plan.save_file_library,),
-            check="found",
-            subject=plan.save_file_library,
-            notes=("the save-file library exists",),
-        )
+        if save_files:
+            b.query(
+                phase,
+                role,
+                sql.LIBRARY_EXISTS,
+                (plan.save_file_library,),
+                check="found",
+                subject=plan.save_file_library,
+                notes=("the save-file library exists",),
+            )
         b.query(
             phase,
             role,
@@ -1001,3 +1006,106 @@ def resync_program(
 def changing_steps(steps: Iterable[Step]) -> list[Step]:
     """The steps that change a node: exactly what a dry run must never send."""
     return [step for step in steps if step.changes_node]
+
+
+# ---- network sync (Rocket's follow-up: "Synchronizing replication using the network") ----
+
+
+def _refresh_group(b: _Builder, group: Group) -> None:
+    """End the group if it runs, then start it with the refresh option as a batch job, wait
+    for the refresh's completion message and for the group to be active (icluster.md §3.1,
+    §9). The applications keep running: the refresh copies the objects while they change and
+    replication applies what was journaled meanwhile [I]."""
+    plan, phase, profile = b.plan, Phase.START_REPLICATION, b.profile
+    status = b.site("group_status")
+    b.query(phase, "PRIMARY", status, (group.name,), check="group_known", group=group.name)
+    b.cl(
+        phase,
+        "PRIMARY",
+        profile.command("end_sync_check", group=group.name),
+        group=group.name,
+        guard="continuous_sync_check",
+        condition="if a continuous sync check runs (icluster.md §4.1)",
+    )
+    b.cl(
+        phase,
+        "PRIMARY",
+        profile.command(
+            "end_group", group=group.name, delay=plan.applications.controlled_end_seconds
+        ),
+        group=group.name,
+        guard="group_active",
+        condition="if the group is active: only an ended group starts with a refresh",
+    )
+    b.wait(
+        phase,
+        "PRIMARY",
+        status,
+        (group.name,),
+        {"kind": "status_is", "status": profile.status.inactive},
+        until=f"STATUS = {profile.status.inactive}",
+        timeout=plan.applications.controlled_end_seconds + plan.timeouts.subsystem_end,
+        poll=plan.poll_intervals.event_log,
+        group=group.name,
+    )
+    b.batch(
+        phase,
+        "PRIMARY",
+        profile.command("start_group_refresh", group=group.name),
+        action="RF",
+        subject=group.name,
+        group=group.name,
+        expect={"kind": "clean", "describe": "the start with refresh was accepted, no escape"},
+    )
+    messages = profile.messages
+    assert messages.refresh_complete and messages.refresh_failed  # network_sync_program checks
+    b.event_message(
+        phase,
+        group.name,
+        REFRESH_START,
+        messages.refresh_complete,
+        messages.refresh_failed,
+        timeout=plan.timeouts.batch_job,
+        notes=("the copy over the network: its time grows with the group's data (§9)",),
+    )
+    b.wait(
+        phase,
+        "PRIMARY",
+        status,
+        (group.name,),
+        {"kind": "status_is", "status": profile.status.active},
+        until=f"STATUS = {profile.status.active}",
+        timeout=plan.timeouts.latency,
+        poll=plan.poll_intervals.latency,
+        group=group.name,
+    )
+
+
+def network_sync_program(
+    plan: Plan, options: RunOptions | None = None, *, run_key: str = "dry-run"
+) -> list[Step]:
+    """Every step of one network sync (icluster.md §9): pre-flight, then per group the start
+    with refresh, the latency wait and the final sync check; no outage, no save files.
+
+    The phases keep the resync's numbers (the refresh is phase 9, start replication), so the
+    same tasks, waits, report and timeline serve both programs.
+    """
+    options = options or RunOptions()
+    missing = plan.site_profile.network_sync_missing()
+    if missing:
+        raise PlanError(
+            f"site profile {plan.site_profile.name}",
+            ", ".join(missing),
+            None,
+            "needed by the network sync (icluster.md §9); check each on the real system",
+        )
+    groups = options.selected_groups(plan)
+    b = _Builder(plan, run_key)
+    _preflight(b, groups, save_files=False)
+    for group in groups:
+        _refresh_group(b, group)
+    for group in groups:
+        _latency(b, group)
+    for group in groups:
+        _final(b, group)
+    return b.steps

@@ -180,6 +180,9 @@ def build_report(
                 record = groups.setdefault(group, {"group": group})
                 if phase == "2":
                     record["marked_position"] = value.get("message_text")
+                elif phase == str(Phase.START_REPLICATION.value):
+                    # Only the network sync waits for a message there: its refresh's end.
+                    record["refresh"] = value.get("message_text")
                 else:
                     record.setdefault("sync_checks", []).append(
                         {

@@ -28,6 +28,8 @@ from ibmi_resync.quoting import check_cl_shape, shell_command
 
 __all__ = [
     "COMMAND_TEMPLATES",
+    "NETWORK_SYNC_COMMANDS",
+    "NETWORK_SYNC_MESSAGES",
     "SITE_SQL_COLUMNS",
     "SITE_SQL_PARAMS",
     "TEMPLATE_FIELDS",
@@ -64,7 +66,12 @@ COMMAND_TEMPLATES: dict[str, tuple[str, ...]] = {
     "sync_check": ("group",),
     "end_sync_check": ("group",),
     "start_continuous_sync_check": ("group",),
+    "start_group_refresh": ("group",),
 }
+# Only the network-sync program uses these (icluster.md §9): a profile for the save/restore
+# resync alone may leave them out, and the network-sync program refuses to build without them.
+NETWORK_SYNC_COMMANDS = ("start_group_refresh",)
+NETWORK_SYNC_MESSAGES = ("refresh_complete", "refresh_failed")
 
 MessageId = Annotated[str, Field(pattern=MESSAGE_ID_RE.pattern)]
 
@@ -84,11 +91,15 @@ class IclusterCommands(_Strict):
     sync_check: str
     end_sync_check: str
     start_continuous_sync_check: str
+    # DMSTRGRP with the refresh option (icluster.md §3.1 [I/G], §9 [V]): network sync.
+    start_group_refresh: str | None = None
 
     @model_validator(mode="after")
     def _templates_use_known_fields(self) -> IclusterCommands:
         for action, required in COMMAND_TEMPLATES.items():
             template = getattr(self, action)
+            if template is None:
+                continue  # an optional (network-sync) command the site did not give
             field = f"commands.{action}"
             used = _template_fields(template, field=field)
             unknown = used - set(TEMPLATE_FIELDS)
@@ -112,6 +123,9 @@ class IclusterMessages(_Strict):
     group_started: MessageId
     sync_check_complete: MessageId
     sync_check_failed: MessageId
+    # The refresh of DMSTRGRP's refresh option ended (network sync, icluster.md §9: not public).
+    refresh_complete: MessageId | None = None
+    refresh_failed: MessageId | None = None
     # A regular expression with a named group `differences` that reads the number of
     # out-of-sync objects from the sync-check completion text (icluster.md §4.2: [I]).
     sync_check_differences_pattern: str
@@ -257,6 +271,8 @@ class SiteProfile(_Strict):
         )
         for action, needs in COMMAND_TEMPLATES.items():
             template = getattr(self.commands, action)
+            if template is None:
+                continue
             try:
                 for sample in samples:
                     self.command(action, **{name: sample[name] for name in needs})
@@ -296,7 +312,11 @@ class SiteProfile(_Strict):
             "sync_check_type": self.sync_check_type,
             "repair": " ".join(self.repair),
         }
-        template: str = getattr(self.commands, action)
+        template: str | None = getattr(self.commands, action)
+        if template is None:
+            raise IbmiInputError(
+                f"commands.{action}", None, "not given in the site profile (network sync only)"
+            )
         # Blanks are folded below; a control character would be folded too, silently changing
         # a quoted literal, so it is refused as cl_string refuses it.
         require_printable(f"commands.{action}", template)
@@ -329,11 +349,22 @@ class SiteProfile(_Strict):
             (m.group_started, MessageType.COMPLETION, Outcome.OK, "group started"),
             (m.sync_check_complete, MessageType.COMPLETION, Outcome.OK, "sync check ended"),
             (m.sync_check_failed, MessageType.ESCAPE, Outcome.FAILED, "sync check failed"),
+            (m.refresh_complete, MessageType.COMPLETION, Outcome.OK, "refresh ended"),
+            (m.refresh_failed, MessageType.ESCAPE, Outcome.FAILED, "refresh failed"),
         )
         return {
             msg_id: MessageInfo(msg_id, kind, outcome, f"iCluster: {meaning}", None, "G")
             for msg_id, kind, outcome, meaning in rows
+            if msg_id is not None
         }
+
+    def network_sync_missing(self) -> list[str]:
+        """The profile fields the network-sync program needs and this profile leaves out."""
+        return [
+            f"commands.{name}" for name in NETWORK_SYNC_COMMANDS if not getattr(self.commands, name)
+        ] + [
+            f"messages.{name}" for name in NETWORK_SYNC_MESSAGES if not getattr(self.messages, name)
+        ]
 
     def statement(self, name: str):  # -> ibmi_resync.sql.SqlStatement
         """The site SQL `name`, checked as one read-only SELECT with the expected markers."""

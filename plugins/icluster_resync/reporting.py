@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,30 @@ def _states(ti: Any, dag_id: str, run_id: str) -> dict[str, str]:
     return {str(task): str(state) for task, state in states.items()}
 
 
+def _approvals(context: Mapping[str, Any], states: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Who approved what, when (the audit, issue 8 item 6): each approval task's answer as the
+    HITL operator returned it (chosen_options, responded_by_user, responded_at), with the task
+    and its question. A rejection fails the task before it returns anything, so a failed
+    approval task is recorded as rejected; who rejected is in Airflow's HITL details."""
+    ti, dag = context["ti"], context.get("dag")
+    tasks = [
+        t for t in getattr(dag, "tasks", []) if hasattr(t, "subject") and hasattr(t, "options")
+    ]
+    found = []
+    for task in tasks:
+        answer = ti.xcom_pull(task_ids=task.task_id)
+        record = {"task": task.task_id, "subject": task.subject}
+        if isinstance(answer, Mapping):
+            found.append({**record, **answer})
+        elif states.get(task.task_id) == "failed":
+            found.append({**record, "chosen_options": ["Reject"], "responded_by_user": None})
+    return found
+
+
 def write_run_report(context: Mapping[str, Any], plan: Plan, task_ids: list[str]) -> dict[str, Any]:
     ti, dag_run = context["ti"], context["dag_run"]
     results = [r for task_id in task_ids for r in _results(ti.xcom_pull(task_ids=task_id))]
-    approval = ti.xcom_pull(task_ids="approve_clearing")
+    states = _states(ti, dag_run.dag_id, dag_run.run_id)
     failures = [
         f for task_id in task_ids for f in _results(ti.xcom_pull(task_ids=task_id, key="failure"))
     ]
@@ -58,15 +79,21 @@ def write_run_report(context: Mapping[str, Any], plan: Plan, task_ids: list[str]
         plan_name=plan.name,
         run_id=dag_run.run_id,
         task_results=results,
-        task_states=_states(ti, dag_run.dag_id, dag_run.run_id),
+        task_states=states,
         sync_check_pattern=plan.site_profile.messages.sync_check_differences_pattern,
         difference_threshold=plan.thresholds.sync_check_differences,
         over_threshold=plan.thresholds.sync_check_over_threshold,
         params=context.get("params") or {},
-        approvals=[approval] if approval else [],
+        approvals=_approvals(context, states),
         failures=failures,
         triggered_by=getattr(dag_run, "triggering_user_name", None),
     )
+    # For the audit (ibmi_resync.audit): which DAG, how the run was started, when.
+    report["dag_id"] = dag_run.dag_id
+    report["run_type"] = str(getattr(dag_run, "run_type", "") or "") or None
+    run_start = getattr(dag_run, "start_date", None)
+    report["run_started"] = run_start.isoformat() if run_start else None
+    report["report_written"] = datetime.now(UTC).isoformat(timespec="seconds")
     folder = run_folder(dag_run.run_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n")

@@ -68,6 +68,7 @@ def test_every_template_action_has_a_known_placeholder_set() -> None:
         "sync_check",
         "end_sync_check",
         "start_continuous_sync_check",
+        "start_group_refresh",  # network sync only (optional in a profile)
     }
     for required in COMMAND_TEMPLATES.values():
         assert set(required) <= set(TEMPLATE_FIELDS)
@@ -130,6 +131,13 @@ RENDERED = [
         "ICLUSTER/STRCNSC GROUP(ORDERS)",
         (("GROUP", "ORDERS"),),
         id="start_continuous_sync_check",
+    ),
+    pytest.param(
+        "start_group_refresh",
+        {"group": "ORDERS"},
+        "ICLUSTER/DMSTRGRP GROUP(ORDERS) REFRESH(*YES) STRAPY(*YES)",
+        (("GROUP", "ORDERS"), ("REFRESH", "*YES"), ("STRAPY", "*YES")),
+        id="start_group_refresh",
     ),
 ]
 
