@@ -1,10 +1,13 @@
-"""Command line: `python -m ibmi_resync plan PLAN.yaml` prints the dry-run plan."""
+"""Command line: `python -m ibmi_resync plan PLAN.yaml` prints the dry-run plan;
+`python -m ibmi_resync audit` lists past runs from their reports (docs/audit.md)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from ibmi_resync import audit
 from ibmi_resync.dryrun import render_json, render_text
 from ibmi_resync.names import IbmiInputError
 from ibmi_resync.plan import PlanError, RunOptions, load_plan
@@ -20,7 +23,20 @@ def main(argv: list[str] | None = None) -> int:
     plan_cmd.add_argument("--shell", action="store_true", help="show the exact SSH exec lines")
     plan_cmd.add_argument("--json", action="store_true", help="machine-readable steps")
     plan_cmd.add_argument("--no-approval", action="store_true", help="as if unattended")
+    audit_cmd = commands.add_parser(
+        "audit", help="list past runs: who, when, approvals, groups, result, outage"
+    )
+    audit_cmd.add_argument(
+        "--reports",
+        default=None,
+        help="the reports folder (default: IBMI_RESYNC_REPORTS, else AIRFLOW_HOME/resync-reports)",
+    )
+    audit_cmd.add_argument("--since", default=None, help="runs started on or after (ISO date)")
+    audit_cmd.add_argument("--dag", default=None, help="only the runs of this DAG id")
+    audit_cmd.add_argument("--json", action="store_true", help="machine-readable")
     args = parser.parse_args(argv)
+    if args.command == "audit":
+        return _audit(args)
 
     try:
         plan = load_plan(args.config)
@@ -37,6 +53,24 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(render_json(steps) + "\n")
     else:
         sys.stdout.write(render_text(plan, steps, options, shell=args.shell))
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    folder = Path(args.reports) if args.reports else audit.default_reports_folder()
+    try:
+        since = audit.parse_since(args.since) if args.since else None
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not folder.is_dir():
+        print(f"error: no reports folder {folder}", file=sys.stderr)
+        return 2
+    reports, unreadable = audit.load_reports(folder)
+    for problem in unreadable:
+        print(f"warning: cannot read {problem}", file=sys.stderr)
+    rows = audit.audit_rows(reports, since=since, dag_id=args.dag)
+    sys.stdout.write(audit.render_json(rows) if args.json else audit.render_table(rows))
     return 0
 
 
