@@ -189,10 +189,19 @@ class NodeConfig(BaseModel):
 
 
 class Timing(BaseModel):
-    """Durations before time scaling; [G] every figure (no public measurements)."""
+    """Durations before time scaling; [G] every figure (no public measurements).
 
-    save_mb_per_s: float = 200.0
-    restore_mb_per_s: float = 150.0
+    Data moves through the node's capacity (ibmi_sim.capacity, issue 3 item 9): one save job
+    moves at most ``save_mb_per_s``, one restore job at most ``restore_mb_per_s``, and all of
+    a node's saves and restores together at most ``node_mb_per_s``; N parallel saves of S MB
+    take about max(S / save_mb_per_s, N * S / node_mb_per_s) nominal seconds.
+    """
+
+    save_mb_per_s: float = 200.0  # [G] per save job (SAVLIB/SAVOBJ/SAV/SAVDLO/SAVSECDTA)
+    restore_mb_per_s: float = 150.0  # [G] per restore job (RSTLIB/RSTOBJ/RST/RSTDLO/RSTUSRPRF)
+    # [G] per node, shared by its concurrent saves and restores (disk arms and IOPs of a mid-size
+    # system: about three jobs at full speed); 0 means no node limit.
+    node_mb_per_s: float = Field(600.0, ge=0)
     endsbs_immed_s: float = 2.0
     endsbs_cntrld_s: float = 10.0
     job_start_s: float = 0.2

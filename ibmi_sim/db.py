@@ -152,6 +152,16 @@ CREATE TABLE IF NOT EXISTS command_log (
     exit_status integer     NOT NULL,
     escape_id   varchar(7)
 );
+-- IBM i work that runs without a job of its own (a subsystem ending after ENDSBS), for the
+-- critical path (ibmi_sim.critical_path); simulator bookkeeping, not an IBM i catalog.
+CREATE TABLE IF NOT EXISTS work_spans (
+    id         bigserial   PRIMARY KEY,
+    kind       varchar(10) NOT NULL,
+    name       varchar(28) NOT NULL,
+    detail     text,
+    started_at timestamptz NOT NULL,
+    ended_at   timestamptz NOT NULL
+);
 CREATE TABLE IF NOT EXISTS replication_groups (
     name        varchar(10) PRIMARY KEY,
     description text NOT NULL DEFAULT ''

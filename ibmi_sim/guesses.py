@@ -26,7 +26,12 @@ BEHAVIOUR_GUESSES: tuple[tuple[str, str], ...] = (
     ("SAVLIB", "A save file in the saved library is left out silently (real: maybe CPF3771)."),
     ("SAVLIB", "Save file with data and CLEAR(*NONE): CPA4067 answered C, then CPF3794."),
     ("SAVLIB", "DEV other than *SAVF is CPF9814; several/generic libraries with *SAVF CPF3737."),
-    ("SAVLIB/RSTLIB", "Duration = nominal bytes / configured MB/s x time_scale (no sharing yet)."),
+    (
+        "SAVLIB/RSTLIB",
+        "Duration = nominal bytes at the job's share of the node's throughput x time_scale:"
+        " per job at most save_mb_per_s / restore_mb_per_s, per node node_mb_per_s for all"
+        " concurrent saves and restores (max-min fair share, ibmi_sim/capacity.py).",
+    ),
     ("SAV/SAVDLO", "Durations as SAVLIB/RSTLIB (nominal bytes / configured MB/s)."),
     ("save file", "Records of 528 bytes; archive layout and checksum are the simulator's own."),
     ("RSTLIB", "Damaged or truncated save file: diagnostic CPF3743, escape CPF3794."),

@@ -89,7 +89,15 @@ class QsysSFTPServer(asyncssh.SFTPServer):
         self._written: dict[int, tuple[str, str]] = {}
         user = str(chan.get_extra_info("username") or node.cfg.ssh_user).lower()
         self._home = b"/home/" + os.fsencode(user)  # relative paths start here [I]
+        self._channel = chan
         super().__init__(chan, chroot=self._root)
+
+    def exit(self) -> None:
+        """The session ended: exit status 0, as OpenSSH's sftp-server gives (a client such as
+        ``scp -3`` fails a transfer whose session ends without one)."""
+        super().exit()
+        with contextlib.suppress(OSError, asyncssh.Error):
+            self._channel.exit(0)
 
     def map_path(self, path: bytes) -> bytes:
         normal = posixpath.normpath(posixpath.join(self._home, path)).lstrip(b"/")

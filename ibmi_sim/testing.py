@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import yaml
 
 from ibmi_sim.airflow_conns import airflow_env
 from ibmi_sim.config import load_config
+from ibmi_sim.critical_path import SPANS_SQL, Span, critical_path, spans_from_rows
 from ibmi_sim.pair import CONNECTIONS_FILE
 
 
@@ -210,6 +212,29 @@ class SimPair:
         for node in [key] if key else list(self.info["nodes"]):
             with self.db(node) as conn:
                 faults.clear_sync(conn)
+
+    def work_spans(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[Span]:
+        """The IBM i work of both nodes that overlaps [since, until] (default: all of it, up
+        to now), unclipped (:mod:`ibmi_sim.critical_path`)."""
+        since = since or datetime(1970, 1, 1, tzinfo=UTC)
+        until = until or datetime.now(UTC)
+        spans: list[Span] = []
+        for key in self.info["nodes"]:
+            with self.db(key) as conn, conn.cursor() as cur:
+                cur.execute(SPANS_SQL, {"since": since, "until": until})
+                spans.extend(spans_from_rows(key, cur.fetchall()))
+        return spans
+
+    def critical_path(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> tuple[float, list[Span]]:
+        """Seconds and spans of the critical path of both nodes' IBM i work in [since, until]
+        (:func:`ibmi_sim.critical_path.critical_path`: the longest chain of spans, each
+        starting after the previous ended, clipped to the interval)."""
+        until = until or datetime.now(UTC)
+        return critical_path(self.work_spans(since, until), since, until)
 
     def close(self) -> None:
         for client in self._clients.values():

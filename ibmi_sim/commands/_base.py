@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from ibmi_sim import capacity
 from ibmi_sim.cl_parser import CLCommand, Qualified, ValueList, Word, element_text
 from ibmi_sim.jobs import Escape, Job
 
@@ -82,10 +83,22 @@ def target_library(lib: str) -> str:
 
 
 async def pause(node: Node, nominal_seconds: float) -> None:
-    """Let simulated work take its (time-scaled) duration."""
+    """Let simulated work that moves no data take its (time-scaled) duration."""
     seconds = node.cfg.scaled(nominal_seconds)
     if seconds > 0:
         await asyncio.sleep(seconds)
+
+
+async def save_data(node: Node, data_bytes: float) -> None:
+    """A save job writes ``data_bytes`` (nominal): its time follows the node's shared
+    throughput (:mod:`ibmi_sim.capacity`), at most ``save_mb_per_s`` for this job."""
+    await capacity.of(node).move(data_bytes / 1e6, node.cfg.timing.save_mb_per_s)
+
+
+async def restore_data(node: Node, data_bytes: float) -> None:
+    """A restore job reads ``data_bytes`` (nominal), sharing the node like :func:`save_data`,
+    at most ``restore_mb_per_s`` for this job."""
+    await capacity.of(node).move(data_bytes / 1e6, node.cfg.timing.restore_mb_per_s)
 
 
 def omitted_objects(cmd: CLCommand, library: str) -> set[tuple[str, str]]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ibmi_sim.cl_parser import CLCommand, ValueList, element_text
-from ibmi_sim.commands._base import handler, pause, resolve_file, resolve_savf
+from ibmi_sim.commands._base import handler, resolve_file, resolve_savf, restore_data
 from ibmi_sim.commands.security import (
     archived,
     check_savf_device,
@@ -169,9 +169,7 @@ async def rst(node: Node, job: Job, cmd: CLCommand) -> None:
             raise Escape("CPFA0A9", root)
     targets = [(o, _restore_path(o, entries, subtree)) for o in archive.objects]
     targets = [(o, p) for o, p in targets if p]
-    await pause(
-        node, sum(o.size_bytes for o, _ in targets) / 1e6 / node.cfg.timing.restore_mb_per_s
-    )
+    await restore_data(node, sum(o.size_bytes for o, _ in targets))
     option = cmd.text("OPTION", "*ALL")
     now = datetime.now(UTC)
     restored = 0
@@ -293,7 +291,7 @@ async def rstdlo(node: Node, job: Job, cmd: CLCommand) -> None:
         for root in folders
         if not any(_in_folder(*o.path.rsplit("/", 1), root) for o in archive.objects)
     ]
-    await pause(node, sum(o.size_bytes for o in chosen) / 1e6 / node.cfg.timing.restore_mb_per_s)
+    await restore_data(node, sum(o.size_bytes for o in chosen))
     now = datetime.now(UTC)
     async with node.pool.acquire() as conn, conn.transaction():
         profiles = {r["name"] for r in await conn.fetch("SELECT name FROM user_profiles")}

@@ -20,8 +20,9 @@ from ibmi_sim.commands._base import (
     is_omitted,
     library_exists,
     omitted_objects,
-    pause,
     resolve_savf,
+    restore_data,
+    save_data,
 )
 from ibmi_sim.commands.savefiles import refresh_savf_object
 from ibmi_sim.jobs import Escape, Job
@@ -153,7 +154,7 @@ async def _save_selected(
         for r in selected
     ]
     total_bytes = sum(o.size_bytes for o in objects)
-    await pause(node, total_bytes / 1e6 / node.cfg.timing.save_mb_per_s)
+    await save_data(node, total_bytes)
 
     def payloads() -> Iterator[Iterator[bytes]]:
         for obj in objects:
@@ -237,7 +238,7 @@ async def _restore(
     refused = await faults.objects_not_restorable(
         node, target, [(o.name, o.obj_type) for _, o in chosen if not o.is_savf]
     )
-    await pause(node, sum(o.size_bytes for _, o in chosen) / 1e6 / node.cfg.timing.restore_mb_per_s)
+    await restore_data(node, sum(o.size_bytes for _, o in chosen))
     restored = 0
     not_restored: list[tuple[str, tuple[object, ...]]] = []
     now = datetime.now(UTC)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ibmi_sim.cl_parser import CLCommand
-from ibmi_sim.commands._base import handler, pause, resolve_savf
+from ibmi_sim.commands._base import handler, pause, resolve_savf, restore_data, save_data
 from ibmi_sim.commands.savefiles import refresh_savf_object
 from ibmi_sim.jobs import Escape, Job
 from ibmi_sim.messages import MESSAGES, render
@@ -67,7 +67,7 @@ async def write_save(
 ) -> datetime:
     """Write the archive of ``objects`` into ``savf`` after the time the data takes to save."""
     savf_lib, savf_name = savf
-    await pause(node, sum(o.size_bytes for o in objects) / 1e6 / node.cfg.timing.save_mb_per_s)
+    await save_data(node, sum(o.size_bytes for o in objects))
     saved_at = datetime.now(UTC)
     meta = {
         "format": 1,
@@ -253,12 +253,8 @@ async def rstusrprf(node: Node, job: Job, cmd: CLCommand) -> None:
     chosen_set = set(chosen)
     grants = [a for a in archive.meta.get("authorities", []) if a["user_profile"] in chosen_set]
     timing = node.cfg.timing
-    await pause(
-        node,
-        (timing.secdta_profile_bytes * len(chosen) + timing.secdta_authority_bytes * len(grants))
-        / 1e6
-        / timing.restore_mb_per_s,
-    )
+    secdta_bytes = timing.secdta_profile_bytes * len(chosen)
+    await restore_data(node, secdta_bytes + timing.secdta_authority_bytes * len(grants))
     async with node.pool.acquire() as conn, conn.transaction():
         for name in chosen:
             p = saved[name]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ibmi_sim import appjobs
@@ -44,11 +45,13 @@ async def endsbs(node: Node, job: Job, cmd: CLCommand) -> None:
         if delay.isdigit():
             seconds = min(seconds, max(float(delay), timing.endsbs_immed_s))
     await node.set_subsystem_status(name, "ENDING")
-    node.spawn(_finish_ending(node, name, seconds))
+    node.spawn(_finish_ending(node, name, seconds, datetime.now(UTC)))
     await job.send("CPF0943", name)
 
 
-async def _finish_ending(node: Node, name: str, nominal_seconds: float) -> None:
+async def _finish_ending(
+    node: Node, name: str, nominal_seconds: float, started_at: datetime
+) -> None:
     await pause(node, nominal_seconds)
     # Batch jobs still running in the subsystem are ended with it.
     rows = await node.pool.fetch(
@@ -62,6 +65,14 @@ async def _finish_ending(node: Node, name: str, nominal_seconds: float) -> None:
             task.cancel()
     await appjobs.end(node, name)  # its application jobs end and release their locks
     await node.set_subsystem_status(name, "INACTIVE")
+    # The ending is IBM i work without a job of its own: recorded for the critical path.
+    await node.pool.execute(
+        "INSERT INTO work_spans (kind, name, detail, started_at, ended_at)"
+        " VALUES ('SBSEND', $1, $2, $3, clock_timestamp())",
+        name,
+        f"ENDSBS SBS({name})",
+        started_at,
+    )
 
 
 @handler("STRSBS")
