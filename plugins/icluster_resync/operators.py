@@ -28,19 +28,27 @@ from ibmi_resync.plan import Plan, PlanError, RunOptions, load_plan
 from ibmi_resync.program import Step, resync_program
 from ibmi_resync.tasks import TASKS, steps_for_task
 from icluster_resync.transfer import SftpSaveFileMover
-from icluster_resync.transport import open_node
+from icluster_resync.transport import SignOnRefused, open_node
 from icluster_resync.triggers import NodeQueryTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 DEFAULT_PLAN = Path(__file__).resolve().parents[2] / "config" / "demo-plan.yaml"
-# Errors that retrying cannot fix: the operator decides (issue: never retry into a bad image).
 # Keys of a task's XCom that describe the task, not what it learned about the nodes.
 _NOT_VALUES = frozenset({"task", "group", "log", "dry_run", "steps", "held_failures"})
 # Values keyed by a step's index within its own task: meaningless in another task's slice.
 _STEP_LOCAL = ("outcome:", "found:", "timed_out:")
-_FINAL = (StepFailed, CommandFailed, RoleMismatch, DryRunRefusal, PlanError, IbmiInputError)
+# Errors that retrying cannot fix: the task fails at once, naming the cause, without retries.
+_FINAL = (
+    StepFailed,
+    CommandFailed,
+    RoleMismatch,
+    DryRunRefusal,
+    PlanError,
+    IbmiInputError,
+    SignOnRefused,
+)
 
 
 def plan_path() -> str:

@@ -7,6 +7,7 @@ the domain package stays free of Airflow.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,11 @@ class HostKeyNotVerified(RuntimeError):
 class SshShell:
     """One SSH connection per task; each `execute` is one exec channel (one IBM i job)."""
 
-    def __init__(self, ssh_conn_id: str, *, command_timeout: float | None = 600.0) -> None:
+    def __init__(
+        self, ssh_conn_id: str, *, command_timeout: float | None = 600.0, node: str = ""
+    ) -> None:
+        self.ssh_conn_id = ssh_conn_id
+        self.node = node
         self.hook = SSHHook(ssh_conn_id=ssh_conn_id, cmd_timeout=command_timeout)
         if self.hook.no_host_key_check or self.hook.allow_host_key_change:
             raise HostKeyNotVerified(
@@ -41,7 +46,11 @@ class SshShell:
 
     def execute(self, line: str) -> tuple[int, str, str]:
         if self._client is None:
-            self._client = self.hook.get_conn()
+            try:
+                self._client = self.hook.get_conn()
+            except Exception as error:  # paramiko's own text often hides the cause: add ours
+                message, refused = self._sign_on_failure(error)
+                raise (SignOnRefused if refused else NodeConnectionError)(message) from error
         status, stdout, stderr = self.hook.exec_ssh_client_command(
             self._client, line, get_pty=False, environment=None, timeout=self.command_timeout
         )
@@ -51,6 +60,48 @@ class SshShell:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def _sign_on_failure(self, error: Exception) -> tuple[str, bool]:
+        """Which node refused, through which connection, and what IBM i said.
+
+        Why: paramiko reports the last key it could not load ("encountered RSA key ...")
+        rather than the refusal, while IBM i's sign-on refusal (an expired password, a
+        disabled profile) comes as the SSH authentication banner. One more short
+        connection reads that banner; it only runs when signing on has already failed.
+        """
+        hook = self.hook
+        where = f"{self.node or hook.remote_host}: SSH sign-on as {hook.username} to "
+        where += f"{hook.remote_host}:{hook.port} (connection {self.ssh_conn_id}) failed"
+        banner = _auth_banner(hook.remote_host, int(hook.port or 22), hook.username or "")
+        return f"{where}: {banner or type(error).__name__ + ': ' + str(error)}", bool(banner)
+
+
+def _auth_banner(host: str, port: int, user: str) -> str:
+    """The banner the SSH server sends when authentication starts ('' if none or down)."""
+    import paramiko
+
+    transport = None
+    try:
+        transport = paramiko.Transport((host, port))
+        transport.start_client(timeout=10)
+        with contextlib.suppress(paramiko.SSHException):
+            transport.auth_none(user)
+        banner = transport.get_banner()
+        return banner.decode("utf-8", "replace").strip() if banner else ""
+    except (OSError, paramiko.SSHException):
+        return ""
+    finally:
+        if transport is not None:
+            transport.close()
+
+
+class NodeConnectionError(ConnectionError):
+    """A node could not be reached or refused to sign on; the text names node and connection."""
+
+
+class SignOnRefused(NodeConnectionError):
+    """The node answered and refused the sign-on, saying why (an expired password, a disabled
+    profile): waiting and retrying does not change that answer, an administrator does."""
 
 
 def _decode(data: bytes | str) -> str:
@@ -114,7 +165,7 @@ def open_node(
 ) -> Iterator[IbmiNode]:
     """The plan's PRIMARY or BACKUP node, connected through its Airflow connections."""
     node = plan.primary if role == "PRIMARY" else plan.backup
-    shell = SshShell(node.ssh_conn_id)
+    shell = SshShell(node.ssh_conn_id, node=node.name)
     database = OdbcDatabase(node.odbc_conn_id)
     try:
         yield IbmiNode(

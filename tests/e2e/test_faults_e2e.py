@@ -13,16 +13,18 @@ starts both itself. The case that leaves the applications down runs last.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ibmi_sim.invariants import Violation, check_invariants
 from ibmi_sim.testing import SimPair
-from tests.e2e.conftest import running_pair
+from tests.e2e.conftest import DEMO_PLAN, running_pair
 from tests.e2e.test_resync_e2e import (
     _commands,
     _dag,
@@ -151,6 +153,197 @@ def test_a_partial_restore_names_the_objects_not_restored(
     # destructive on PRIMARY, no cleared library without a restore attempt, nothing lost.
     assert "ORDHIST" not in failure["message"].split(":", 1)[1]
     assert _in_sync(demo_pair, ["ORDHIST"]) == {}
+    assert check_invariants(demo_pair, since=since) == []
+
+
+@pytest.fixture
+def short_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo plan with 20-second mark and latency timeouts, so a wait that cannot end
+    fails within the test (the plan's timeouts are real seconds; the pair's clock is fast)."""
+    plan = yaml.safe_load(DEMO_PLAN.read_text())
+    plan["timeouts"] = {**plan["timeouts"], "mark_positions": 20, "latency": 20}
+    plan["site_profile"] = str(DEMO_PLAN.parent / plan["site_profile"])
+    path = tmp_path / "plan-short-waits.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    monkeypatch.setenv("IBMI_RESYNC_PLAN", str(path))
+    return path
+
+
+def _primary_verbs(pair: SimPair, after: int) -> list[str]:
+    return [_verb(c[1]) for c in _commands(pair, "primary", after)]
+
+
+def test_a_full_backup_stops_the_run_in_preflight(demo_pair: SimPair, reports: Path) -> None:
+    """BACKUP's system ASP is 99.5 % used: pre-flight refuses (the save files and restores
+    need room) before the applications are ended, naming the node and the free space."""
+    since, before = datetime.now(UTC), _last_id(demo_pair, "primary")
+    demo_pair.add_fault("backup", "out_of_storage")
+    try:
+        run = _run(["BILLING"])
+    finally:
+        demo_pair.clear_faults()
+    assert str(run.state) == "failed"
+    assert _states(run)[("preflight", -1)] == "failed"
+    assert "ENDSBS" not in _primary_verbs(demo_pair, before)
+    failure = _failure(_report(reports, run.run_id), "preflight")
+    assert "SIMBCK" in failure["message"] and "% storage free" in failure["message"]
+    assert check_invariants(demo_pair, since=since) == []
+
+
+def test_an_expired_password_stops_the_run_in_preflight(demo_pair: SimPair, reports: Path) -> None:
+    """PRIMARY refuses the sign-on (password expired, SIM2001 in the banner): pre-flight fails
+    naming the node, and nothing is sent to either node."""
+    since, before = datetime.now(UTC), _last_id(demo_pair, "primary")
+    demo_pair.add_fault("primary", "password_expired")
+    try:
+        run = _run(["BILLING"])
+    finally:
+        demo_pair.clear_faults()
+    assert str(run.state) == "failed"
+    assert _states(run)[("preflight", -1)] == "failed"
+    assert _commands(demo_pair, "primary", before) == []
+    failure = _failure(_report(reports, run.run_id), "preflight")
+    assert "SIMPRI" in failure["message"] and "SIM2001" in failure["message"], failure
+    (preflight,) = [ti for ti in run.get_task_instances() if ti.task_id == "preflight"]
+    assert preflight.try_number == 1  # the node said why: retrying would not change it
+    assert check_invariants(demo_pair, since=since) == []
+
+
+def test_a_node_unreachable_for_a_while_is_retried(demo_pair: SimPair, reports: Path) -> None:
+    """BACKUP refuses connections for 15 s when the run starts: the first pre-flight attempt
+    fails on the connection, the retry (30 s later) finds the node back and the run succeeds."""
+    since = datetime.now(UTC)
+    demo_pair.add_fault("backup", "unreachable", seconds=15)
+    try:
+        run = _run(["BILLING"])
+    finally:
+        demo_pair.clear_faults()
+    states = _states(run)
+    assert str(run.state) == "success", sorted(k for k, v in states.items() if v != "success")
+    (preflight,) = [ti for ti in run.get_task_instances() if ti.task_id == "preflight"]
+    assert preflight.try_number == 2
+    assert _in_sync(demo_pair, ["BILLIB"]) == {}
+    assert check_invariants(demo_pair, since=since) == []
+
+
+def test_an_ssh_connection_dropped_mid_command_is_retried(
+    demo_pair: SimPair, reports: Path
+) -> None:
+    """The first SSH command BACKUP gets in the run loses its channel mid-command (no exit
+    status): that attempt fails on the transport, the retry runs the task's steps again,
+    each guarded, and the run succeeds with the pair in sync."""
+    since = datetime.now(UTC)
+    demo_pair.add_fault("backup", "drop_ssh")
+    try:
+        run = _run(["BILLING"])
+        fired = [f["fired"] for f in demo_pair.faults("backup") if f["kind"] == "drop_ssh"]
+    finally:
+        demo_pair.clear_faults()
+    assert fired == [1]
+    states = _states(run)
+    assert str(run.state) == "success", sorted(k for k, v in states.items() if v != "success")
+    retried = [ti.task_id for ti in run.get_task_instances() if ti.try_number > 1]
+    assert len(retried) == 1, retried
+    assert _in_sync(demo_pair, ["BILLIB"]) == {}
+    assert check_invariants(demo_pair, since=since) == []
+
+
+def test_a_worker_lost_after_submitting_a_restore_never_runs_two_at_once(
+    demo_pair: SimPair, reports: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker dies right after BACKUP accepted the RSTLIB batch job (emulated in dag.test:
+    the attempt ends with an error at that point, as a killed process would). The retry
+    looks for the job before submitting: it never has two restores of BILLIB running at once,
+    and the run ends with BILLIB restored and in sync."""
+    from ibmi_resync.executor import Executor
+
+    since = datetime.now(UTC)
+    original = Executor._sbmjob
+    lost: list[str] = []
+
+    def submit_then_die(self: Executor, index: int, step) -> None:
+        original(self, index, step)
+        if step.job and step.job.startswith("RL") and not lost:
+            lost.append(step.job)
+            raise RuntimeError("worker lost (emulated)")
+
+    monkeypatch.setitem(Executor._handlers, "SBMJOB", submit_then_die)
+    run = _run(["BILLING"])
+    states = _states(run)
+    assert lost, "no restore was submitted"
+    assert str(run.state) == "success", sorted(k for k, v in states.items() if v != "success")
+    jobs = demo_pair.query(
+        "backup",
+        "SELECT started_at, ended_at FROM jobs WHERE job_name = %s ORDER BY started_at",
+        lost[0],
+    )
+    assert jobs, lost
+    for (_, first_end), (second_start, _) in itertools.pairwise(jobs):
+        assert first_end is not None and first_end <= second_start, jobs
+    assert _in_sync(demo_pair, ["BILLIB"]) == {}
+    assert check_invariants(demo_pair, since=since) == []
+
+
+def test_a_slow_mark_is_waited_for(demo_pair: SimPair, reports: Path) -> None:
+    """BILLING's mark completes 4 s late: the deferred wait keeps polling the event log and the
+    run succeeds; the mark task took at least that long."""
+    since = datetime.now(UTC)
+    demo_pair.add_fault("primary", "mark_slow", target="BILLING", seconds=4)
+    try:
+        run = _run(["BILLING"])
+    finally:
+        demo_pair.clear_faults()
+    states = _states(run)
+    assert str(run.state) == "success", sorted(k for k, v in states.items() if v != "success")
+    (mark,) = [ti for ti in run.get_task_instances() if ti.task_id == "outage.mark_positions"]
+    assert (mark.end_date - mark.start_date).total_seconds() >= 4
+    assert check_invariants(demo_pair, since=since) == []
+
+
+@pytest.mark.parametrize("kind", ["latency_stuck", "apply_frozen"])
+def test_latency_that_does_not_resolve_fails_the_wait_with_what_it_saw(
+    demo_pair: SimPair, reports: Path, short_waits: Path, kind: str
+) -> None:
+    """BILLING's latency stays high (latency_stuck) or its apply stops while the application
+    journals (apply_frozen): the latency wait times out after the plan's 20 s, naming the
+    group and the last latency it saw; the final sync check does not run. The restore is
+    done by then, so nothing is lost."""
+    since = datetime.now(UTC)
+    demo_pair.add_fault("primary", kind, target="BILLING")
+    try:
+        run = _run(["BILLING"])
+    finally:
+        demo_pair.clear_faults()
+    states = _states(run)
+    assert str(run.state) == "failed"
+    assert states[("replicate.wait_for_latency", 0)] == "failed", states
+    assert states[("replicate.final_sync_check", 0)] == "upstream_failed", states
+    failure = _failure(_report(reports, run.run_id), "wait_for_latency")
+    assert failure["group"] == "BILLING" and "timed out" in failure["message"]
+    assert "LATENCY" in failure["message"].upper(), failure
+    assert check_invariants(demo_pair, since=since) == []
+
+
+def test_a_missing_completion_message_fails_the_mark_wait(
+    demo_pair: SimPair, reports: Path, short_waits: Path
+) -> None:
+    """BILLING's mark completion message never reaches the event log: the mark wait times out
+    after the plan's 20 s naming the group and what it last saw, and nothing of BILLING is
+    saved without its marked position."""
+    since, before = datetime.now(UTC), _last_id(demo_pair, "primary")
+    demo_pair.add_fault("primary", "event_missing", target="BILLING")
+    try:
+        run = _run(["BILLING"])
+    finally:
+        demo_pair.clear_faults()
+    states = _states(run)
+    assert str(run.state) == "failed"
+    assert states[("outage.mark_positions", 0)] == "failed", states
+    assert states[("outage.save_group", 0)] == "upstream_failed", states
+    saves = [c for _, c, _, _ in _commands(demo_pair, "primary", before) if "LIB(BILLIB)" in c]
+    assert not [c for c in saves if "SAVLIB" in c], saves
+    failure = _failure(_report(reports, run.run_id), "mark_positions")
+    assert failure["group"] == "BILLING" and "timed out" in failure["message"]
     assert check_invariants(demo_pair, since=since) == []
 
 
