@@ -71,7 +71,7 @@ COMMAND_TEMPLATES: dict[str, tuple[str, ...]] = {
 # Only the network-sync program uses these (icluster.md §9): a profile for the save/restore
 # resync alone may leave them out, and the network-sync program refuses to build without them.
 NETWORK_SYNC_COMMANDS = ("start_group_refresh",)
-NETWORK_SYNC_MESSAGES = ("refresh_complete", "refresh_failed")
+NETWORK_SYNC_MESSAGES = ("refresh_submitted", "refresh_complete", "refresh_failed")
 
 MessageId = Annotated[str, Field(pattern=MESSAGE_ID_RE.pattern)]
 
@@ -123,7 +123,9 @@ class IclusterMessages(_Strict):
     group_started: MessageId
     sync_check_complete: MessageId
     sync_check_failed: MessageId
-    # The refresh of DMSTRGRP's refresh option ended (network sync, icluster.md §9: not public).
+    # Network sync (icluster.md §9; no id is public): DMSTRGRP accepted the start with refresh
+    # (the batch job's completion message), and the refresh ended (event log).
+    refresh_submitted: MessageId | None = None
     refresh_complete: MessageId | None = None
     refresh_failed: MessageId | None = None
     # A regular expression with a named group `differences` that reads the number of
@@ -349,6 +351,7 @@ class SiteProfile(_Strict):
             (m.group_started, MessageType.COMPLETION, Outcome.OK, "group started"),
             (m.sync_check_complete, MessageType.COMPLETION, Outcome.OK, "sync check ended"),
             (m.sync_check_failed, MessageType.ESCAPE, Outcome.FAILED, "sync check failed"),
+            (m.refresh_submitted, MessageType.COMPLETION, Outcome.OK, "refresh submitted"),
             (m.refresh_complete, MessageType.COMPLETION, Outcome.OK, "refresh ended"),
             (m.refresh_failed, MessageType.ESCAPE, Outcome.FAILED, "refresh failed"),
         )
