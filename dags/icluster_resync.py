@@ -23,6 +23,7 @@ command this DAG sends.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pendulum
@@ -31,13 +32,16 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Asset, Param, task, task_group
 from airflow.sdk.exceptions import AirflowFailException
 
+from ibmi_resync.forecast import forecast_from_folder
 from ibmi_resync.plan import PlanError, RunOptions, load_plan
-from ibmi_resync.window import window_refusal
+from ibmi_resync.window import Decision, decide
 from icluster_resync.notifications import resync_notifiers
 from icluster_resync.operators import ResyncTaskOperator, plan_path, run_options
-from icluster_resync.reporting import write_run_report
+from icluster_resync.reporting import reports_folder, write_run_report
+from icluster_resync.timetable import resync_schedule
 
 PLAN = load_plan(plan_path())
+log = logging.getLogger(__name__)
 # E-mail (or another channel) for an approval waiting, a failure, latency that does not
 # resolve and the finished run, as the plan's `notifications` section asks; none by default.
 NOTIFY = resync_notifiers(PLAN)
@@ -50,7 +54,9 @@ with DAG(
     dag_id="icluster_resync",
     description="Rocket iCluster resync of an IBM i pair by save and restore",
     doc_md=__doc__,
-    schedule=PLAN.schedule.cron,
+    # The plan's maintenance windows as a timetable (plugins/maintenance_window_plugin.py
+    # registers it), or its cron, or None: manual runs only.
+    schedule=resync_schedule(PLAN.schedule),
     start_date=pendulum.datetime(2026, 1, 1, tz=PLAN.schedule.timezone),
     catchup=False,
     max_active_runs=1,
@@ -75,27 +81,57 @@ with DAG(
             description="Ask a person before any library is cleared on BACKUP.",
         ),
         "transfer_mode": Param("sftp", enum=["sftp"], description="How save files travel."),
+        "window_override_reason": Param(
+            "",
+            type="string",
+            maxLength=500,
+            description="Start even if the maintenance-window guard refuses, for this reason "
+            "(kept in the task log and the run report).",
+        ),
     },
 ) as dag:
+
+    def window_guard(run, override_reason: str) -> Decision:
+        """The maintenance-window guard (ibmi_resync.window) for this run, with the forecast
+        of the outage from the rehearsals and past runs in the reports folder."""
+        schedule = PLAN.schedule
+        if not schedule.windows and schedule.window_minutes is None:
+            return decide(schedule, scheduled=False, now=pendulum.now("UTC"))
+        scheduled = str(run.run_type).endswith("scheduled")
+        opens = getattr(run, "data_interval_start", None) or run.run_after
+        closes = getattr(run, "data_interval_end", None)
+        if schedule.window_minutes is not None:  # cron: the window starts at the run time
+            opens = run.run_after
+            closes = opens + timedelta(minutes=schedule.window_minutes)
+        forecast = forecast_from_folder(PLAN, reports_folder())
+        return decide(
+            schedule,
+            scheduled=scheduled,
+            now=pendulum.now("UTC"),
+            run_window=(opens, closes) if closes is not None and opens < closes else None,
+            outage_minutes=forecast.outage_minutes,
+            outage_source=f"forecast: {forecast.outage_source}",
+            override_reason=override_reason,
+        )
 
     @task
     def select_groups(params: dict | None = None, **context) -> list[str]:
         """The run's groups, SYSTEM first (runbook step 10), validated against the plan;
         a scheduled run that cannot finish its outage inside the window does not start."""
-        run = context["dag_run"]
-        refusal = window_refusal(
-            PLAN.schedule,
-            scheduled=str(run.run_type).endswith("scheduled"),
-            window_opened=run.run_after,
-            now=pendulum.now("UTC"),
-        )
-        if refusal:
-            raise AirflowFailException(refusal)
         try:
             # Strict: every later task reads the same params through run_options().
-            chosen = RunOptions.from_trigger(params).selected_groups(PLAN)
+            options = RunOptions.from_trigger(params)
+            chosen = options.selected_groups(PLAN)
         except PlanError as error:
             raise AirflowFailException(str(error)) from None  # retrying cannot fix a form
+        decision = window_guard(context["dag_run"], options.window_override_reason)
+        if context.get("ti") is not None:
+            context["ti"].xcom_push(key="window", value=decision.message)
+        if not decision.start:
+            raise AirflowFailException(decision.message)
+        (log.warning if decision.overridden else log.info)(
+            "maintenance window: %s", decision.message
+        )
         return [group.name for group in sorted(chosen, key=lambda group: not group.system)]
 
     groups = select_groups()

@@ -1,13 +1,16 @@
 """Command line: `python -m ibmi_resync plan PLAN.yaml` prints the dry-run plan;
-`python -m ibmi_resync audit` lists past runs from their reports (docs/audit.md)."""
+`python -m ibmi_resync audit` lists past runs from their reports (docs/audit.md);
+`python -m ibmi_resync forecast PLAN.yaml` forecasts the next resync
+(docs/rehearsal-and-windows.md)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from ibmi_resync import audit
+from ibmi_resync import audit, forecast
 from ibmi_resync.dryrun import render_json, render_text
 from ibmi_resync.names import IbmiInputError
 from ibmi_resync.plan import PlanError, RunOptions, load_plan
@@ -34,9 +37,21 @@ def main(argv: list[str] | None = None) -> int:
     audit_cmd.add_argument("--since", default=None, help="runs started on or after (ISO date)")
     audit_cmd.add_argument("--dag", default=None, help="only the runs of this DAG id")
     audit_cmd.add_argument("--json", action="store_true", help="machine-readable")
+    forecast_cmd = commands.add_parser(
+        "forecast", help="forecast the next resync's outage and total time, per phase"
+    )
+    forecast_cmd.add_argument("config", help="the plan YAML file")
+    forecast_cmd.add_argument(
+        "--reports",
+        default=None,
+        help="the reports folder (default: IBMI_RESYNC_REPORTS, else AIRFLOW_HOME/resync-reports)",
+    )
+    forecast_cmd.add_argument("--json", action="store_true", help="machine-readable")
     args = parser.parse_args(argv)
     if args.command == "audit":
         return _audit(args)
+    if args.command == "forecast":
+        return _forecast(args)
 
     try:
         plan = load_plan(args.config)
@@ -71,6 +86,23 @@ def _audit(args: argparse.Namespace) -> int:
         print(f"warning: cannot read {problem}", file=sys.stderr)
     rows = audit.audit_rows(reports, since=since, dag_id=args.dag)
     sys.stdout.write(audit.render_json(rows) if args.json else audit.render_table(rows))
+    return 0
+
+
+def _forecast(args: argparse.Namespace) -> int:
+    """The forecast from the rehearsals and resyncs reported under --reports (none: the
+    plan's estimate, said so)."""
+    try:
+        plan = load_plan(args.config)
+    except (PlanError, IbmiInputError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    folder = Path(args.reports) if args.reports else audit.default_reports_folder()
+    result = forecast.forecast_from_folder(plan, folder)
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
+    else:
+        sys.stdout.write(forecast.render_text(result))
     return 0
 
 
