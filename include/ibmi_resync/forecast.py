@@ -5,12 +5,12 @@ to estimate how long it will take and request the interruption"), and the runboo
 runs DMMRKPOS ahead of time partly to get "a benchmark estimate of how long you can expect
 it to take". Three inputs feed the figure, each for what it knows best:
 
-* **Past resync reports** (report.json of earlier runs of the same plan, OK or WARN, not dry
-  runs; the last `HISTORY` of them): the measured outage and each phase's share of the run.
-  A phase's share is the time from the end of the phase before it to the end of its own last
-  task; the DAG runs the phases in order, so the shares add up to the whole run. The figure
-  per phase is the median over the runs.
-* **The latest rehearsal** (rehearsal.json, dags/icluster_rehearsal.py): how long DMMRKPOS
+* **Past resync reports** (report.json of earlier `icluster_resync` runs of the same plan,
+  OK or WARN, not dry runs; the last `HISTORY` of them): the measured outage and each
+  phase's share of the run. A phase's share is the time from the end of the phase before
+  it to the end of its own last task; the DAG runs the phases in order, so the shares add
+  up to the whole run. The figure per phase is the median over the runs.
+* **The latest rehearsal** (its report, dags/icluster_rehearsal.py): how long DMMRKPOS
   took per group today, with today's group definitions; it replaces the history's mark
   phase. The rehearsal marks with the applications running, so exclusive locks make it slower
   than the real mark (runbook step a): the figure errs on the long side. Its pre-flight
@@ -54,8 +54,8 @@ __all__ = [
 HISTORY = 5  # past runs a forecast looks at, the most recent first
 # Phases whose time grows with the data saved, moved, cleared and restored.
 VOLUME_PHASES = frozenset({Phase.SAVE, Phase.TRANSFER, Phase.CLEAR, Phase.RESTORE})
-RESYNC_REPORT = "report.json"
-REHEARSAL_REPORT = "rehearsal.json"
+REPORT = "report.json"  # a rehearsal's has "kind": "rehearsal" (ibmi_resync.rehearsal)
+REHEARSAL_KIND = "rehearsal"
 RESYNC_DAG = "icluster_resync"  # other DAGs (network sync) write report.json too
 
 
@@ -139,14 +139,13 @@ def load_reports(folder: str | Path) -> tuple[list[dict[str, Any]], list[dict[st
     root = Path(folder)
     if not root.is_dir():
         return [], []
-    for name, into in ((RESYNC_REPORT, resyncs), (REHEARSAL_REPORT, rehearsals)):
-        for path in root.glob(f"*/{name}"):
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict):
-                into.append(data)
+    for path in root.glob(f"*/{REPORT}"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            (rehearsals if data.get("kind") == REHEARSAL_KIND else resyncs).append(data)
     for reports in (resyncs, rehearsals):
         reports.sort(key=lambda r: str(r.get("started") or r.get("ended") or ""), reverse=True)
     return resyncs, rehearsals
