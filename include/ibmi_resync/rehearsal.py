@@ -90,7 +90,10 @@ def _at(entry: Mapping[str, Any] | None) -> datetime | None:
 def _by_text(entries: Sequence[Mapping[str, Any]], step: Step | None) -> Mapping[str, Any] | None:
     if step is None:
         return None
-    return next((entry for entry in entries if entry.get("text") == step.text), None)
+    # Text and kind: a status query and the wait on the same query share their SQL text.
+    return next(
+        (e for e in entries if e.get("text") == step.text and e.get("kind") == step.kind), None
+    )
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
