@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/include:$(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: demo down status test test-deploy lint plan constraints system-packages clean help
+.PHONY: demo down status test test-deploy lint plan bench constraints system-packages clean help
 
 help:
 	@echo "make demo   - start Airflow (api-server, scheduler, dag-processor, triggerer) and the"
@@ -14,6 +14,7 @@ help:
 	@echo "make down   - stop everything make demo started (logs stay in .state/)"
 	@echo "make test   - lint and run every test"
 	@echo "make plan   - print the dry-run plan of config/demo-plan.yaml"
+	@echo "make bench  - issue 7 benchmarks at 20 groups (BENCH=scale: 5/50/200 groups)"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt scripts/setup-system.sh
 	bash scripts/setup-system.sh
@@ -49,6 +50,12 @@ down:
 
 status: $(STAMP)
 	@$(PY) scripts/demo.py status
+
+# Issue 7 benchmarks on a deployment of their own (bench/run.py, docs/benchmarks.md): a table
+# on stdout, the figures in .state/bench/. BENCH=scale runs 5/50/200 groups (hours, not part
+# of the default); BENCH_ARGS adds options, e.g. BENCH_ARGS='--groups 5 --transfer-mib 256'.
+bench: $(STAMP)
+	$(PY) bench/run.py $(if $(filter scale,$(BENCH)),--scale) $(BENCH_ARGS)
 
 # Only the deployment tests (real Airflow components against PostgreSQL; a few minutes).
 test-deploy: $(STAMP)

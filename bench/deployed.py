@@ -1,0 +1,225 @@
+"""A resync of N groups on the real deployment (scripts/deployment.py), measured.
+
+Issue 7 figures 1, 2, 5 and 6: the deployment is the one ``make demo`` runs (same settings,
+same components), in a state folder, metadata database and ports of its own so it never meets a
+demo. The run is triggered through the REST API and followed as ``make demo`` follows it; while
+it runs, task-instance states and the components' memory are sampled. Afterwards the
+simulator's job records give the critical path of the IBM i work (ibmi_sim.critical_path):
+
+- outage overhead = (applications restarted - applications ended) - critical path inside it;
+  ended = ENDSBS of the application subsystem accepted on PRIMARY, restarted = STRSBS done,
+  both from the simulator's command log (the node's clock, the one the job records use);
+- whole-run overhead = run wall time (the DAG run's start and end) - critical path of all its
+  IBM i work.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import statistics
+import subprocess
+import time
+import urllib.parse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from bench import scenario
+from bench.common import OUT
+from scripts import deployment as d
+
+PORTS = {"api_port": 8091, "worker_log_port": 8795, "trigger_log_port": 8796}
+METADATA_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/icluster_resync_bench"
+# Tasks that contain WAIT steps (they defer); a running instance of one of them is either
+# sending its commands or, if something were wrong, waiting in a worker slot.
+WAITING_STATES = ("deferred",)
+
+
+def settings_for(groups: int, folder: Path) -> d.Settings:
+    sim_path, plan_path = scenario.write(folder / "config", groups)
+    return d.Settings.from_env(
+        state=folder / "state",
+        metadata_url=METADATA_URL,
+        plan=plan_path,
+        sim_config=sim_path,
+        **PORTS,
+    )
+
+
+def dag_parse_seconds(settings: d.Settings) -> float:
+    """Seconds the DAG file takes to parse (DagBag's own per-file figure), in a fresh process
+    with the deployment's environment (the plan of this benchmark)."""
+    code = (
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "import json, sys\n"
+        f"bag = DagBag(dag_folder={str(d.ROOT / 'dags' / 'icluster_resync.py')!r})\n"
+        "stats = [s.duration.total_seconds() if hasattr(s.duration, 'total_seconds')"
+        " else float(s.duration) for s in bag.dagbag_stats]\n"
+        "print(json.dumps({'seconds': stats, 'errors': list(bag.import_errors)}))\n"
+    )
+    done = subprocess.run(
+        [settings.python, "-c", code],
+        env=d.env(settings),
+        cwd=d.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    try:
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        detail = f"{done.stdout[-500:]} {done.stderr[-2000:]}"
+        raise RuntimeError(f"DAG parse failed: {detail}") from None
+    if answer["errors"]:
+        raise RuntimeError(f"DAG import errors: {answer['errors']}")
+    return max(answer["seconds"])
+
+
+class Sampler:
+    """Called at every poll of the run: task-instance states, component memory."""
+
+    def __init__(self, api: d.Api, run_id: str, settings: d.Settings) -> None:
+        self.api, self.run_id, self.settings = api, run_id, settings
+        self.path = f"/api/v2/dags/{d.DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+        self.samples: list[dict[str, Any]] = []
+        self.peak_pss: dict[str, float] = {}
+        self._last_memory = 0.0
+
+    def __call__(self, _progress: d.Progress) -> None:
+        try:
+            answer = self.api.request("GET", f"{self.path}/taskInstances?limit=1000")
+        except (OSError, d.ApiError):
+            return
+        states: dict[str, int] = {}
+        for ti in answer.get("task_instances", []):
+            state = str(ti.get("state"))
+            states[state] = states.get(state, 0) + 1
+        self.samples.append({"t": time.time(), "states": states})
+        if time.monotonic() - self._last_memory > 10:
+            self._last_memory = time.monotonic()
+            memory = d.memory_pss_mb(self.settings)
+            total = sum(memory.values())
+            if total > sum(self.peak_pss.values()):
+                self.peak_pss = memory
+
+
+def _sim_pair(settings: d.Settings) -> Any:
+    from ibmi_sim.testing import SimPair
+
+    info = json.loads((settings.sim_state / "connections.json").read_text())
+    return SimPair(info, settings.sim_state)
+
+
+def _outage(pair: Any) -> tuple[datetime | None, datetime | None]:
+    """(applications ended, restarted) from PRIMARY's command log."""
+    rows = pair.query(
+        "primary",
+        "SELECT command, ts FROM command_log WHERE exit_status = 0 AND"
+        r" command ~ '^(QSYS/)?(ENDSBS SBS\(APPSBS\)|STRSBS SBSD\([^)]*APPSBS\))'"
+        " ORDER BY ts",
+    )
+    ended = next((ts for command, ts in rows if "ENDSBS" in command), None)
+    started = [ts for command, ts in rows if "STRSBS" in command]
+    return ended, (started[-1] if started else None)
+
+
+def _ti_profile(tis: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the run's time went per task instance: queued -> running, running time."""
+
+    def parse(value: Any) -> datetime | None:
+        return d._parse_time(value)
+
+    waits, runs = [], []
+    for ti in tis:
+        queued, start, end = (parse(ti.get(k)) for k in ("queued_when", "start_date", "end_date"))
+        if queued and start and start >= queued:
+            waits.append((start - queued).total_seconds())
+        if start and end:
+            runs.append((end - start).total_seconds())
+
+    def summary(values: list[float]) -> dict[str, float]:
+        if not values:
+            return {}
+        return {
+            "median": round(statistics.median(values), 2),
+            "max": round(max(values), 2),
+            "sum": round(sum(values), 1),
+        }
+
+    return {"queued_to_start_s": summary(waits), "start_to_end_s": summary(runs)}
+
+
+def run(
+    groups: int, out: TextIO | None = None, *, keep_up: bool = False, timeout: float = 7200
+) -> dict[str, Any]:
+    """Bring the deployment up for ``groups`` groups, run one resync, measure, stop it."""
+    folder = OUT / "deploy"
+    settings = settings_for(groups, folder)
+    result: dict[str, Any] = {"groups": groups, "libraries": groups * 2}
+    started = time.monotonic()
+    api, healthy = d.up(settings, out)
+    try:
+        result["healthy_after_s"] = round(healthy, 1)
+        result["dag_parse_s"] = round(dag_parse_seconds(settings), 3)
+        run_id = d.trigger(api, {"approvals_required": False}, out)
+        sampler = Sampler(api, run_id, settings)
+        d.follow_run(api, run_id, out, timeout=timeout, on_poll=sampler)
+        summary = d.run_summary(api, settings, run_id)
+        result["state"] = summary["state"]
+        result["failed_tasks"] = summary["failed_tasks"]
+        run_row = api.request("GET", sampler.path)
+        run_start = d._parse_time(run_row["start_date"])
+        run_end = d._parse_time(run_row["end_date"])
+        tis = api.request("GET", f"{sampler.path}/taskInstances?limit=10000")["task_instances"]
+        result["task_instances"] = len(tis)
+        result["task_instances_per_group"] = round(
+            sum(1 for ti in tis if ti["map_index"] >= 0) / groups, 2
+        )
+        result["profile"] = _ti_profile(tis)
+        result["memory_pss_mb_end"] = d.memory_pss_mb(settings)
+        result["memory_pss_mb_peak"] = sampler.peak_pss or result["memory_pss_mb_end"]
+        result["max_running"] = max(
+            (s["states"].get("running", 0) for s in sampler.samples), default=0
+        )
+        result["max_deferred"] = max(
+            (s["states"].get("deferred", 0) for s in sampler.samples), default=0
+        )
+        result["samples"] = len(sampler.samples)
+        pair = _sim_pair(settings)
+        try:
+            result["pair_in_sync"] = all(d.pair_sync_state(settings).values())
+            assert run_start and run_end
+            wall = (run_end - run_start).total_seconds()
+            cp_run, chain_run = pair.critical_path(run_start, run_end)
+            busy = sum(s.seconds for s in pair.work_spans(run_start, run_end))
+            ended, restarted = _outage(pair)
+            result["run_wall_s"] = round(wall, 1)
+            result["run_critical_path_s"] = round(cp_run, 2)
+            result["run_overhead_s"] = round(wall - cp_run, 1)
+            result["run_job_seconds_sum"] = round(busy, 1)
+            result["run_critical_path_jobs"] = len(chain_run)
+            if ended and restarted:
+                outage = (restarted - ended).total_seconds()
+                cp_outage, chain = pair.critical_path(ended, restarted)
+                result["outage_s"] = round(outage, 1)
+                result["outage_critical_path_s"] = round(cp_outage, 2)
+                result["outage_overhead_s"] = round(outage - cp_outage, 1)
+                result["outage_critical_path"] = [s.as_dict() for s in chain]
+                gaps = [(b.start - a.end).total_seconds() for a, b in itertools.pairwise(chain)]
+                result["outage_chain_gaps_s"] = [round(g, 2) for g in gaps]
+        finally:
+            pair.close()
+        result["sim_config"] = json.loads((settings.sim_state / "config.json").read_text())[
+            "timing"
+        ]
+        result["time_scale"] = json.loads((settings.sim_state / "config.json").read_text())[
+            "time_scale"
+        ]
+        result["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        result["total_s"] = round(time.monotonic() - started, 1)
+        return result
+    finally:
+        if not keep_up:
+            d.stop(settings, out)
