@@ -106,7 +106,6 @@ def test_airflow_serialises_and_rebuilds_it_through_the_plugin(
     from airflow.serialization.decoders import decode_timetable
     from airflow.serialization.encoders import encode_timetable
     from airflow.serialization.helpers import TimetableNotRegistered
-
     from maintenance_window_plugin import MaintenanceWindowPlugin
 
     timetable = MaintenanceWindowTimetable(QUARTERLY)
