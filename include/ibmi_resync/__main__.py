@@ -14,7 +14,7 @@ from ibmi_resync import audit, forecast
 from ibmi_resync.dryrun import render_json, render_text
 from ibmi_resync.names import IbmiInputError
 from ibmi_resync.plan import PlanError, RunOptions, load_plan
-from ibmi_resync.program import resync_program
+from ibmi_resync.program import network_sync_program, resync_program
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     plan_cmd.add_argument("--shell", action="store_true", help="show the exact SSH exec lines")
     plan_cmd.add_argument("--json", action="store_true", help="machine-readable steps")
     plan_cmd.add_argument("--no-approval", action="store_true", help="as if unattended")
+    plan_cmd.add_argument(
+        "--network-sync",
+        action="store_true",
+        help="the network sync (DMSTRGRP with refresh) instead of the save/restore resync",
+    )
     audit_cmd = commands.add_parser(
         "audit", help="list past runs: who, when, approvals, groups, result, outage"
     )
@@ -60,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             dry_run=True,
             approvals_required=False if args.no_approval else None,
         )
-        steps = resync_program(plan, options)
+        program = network_sync_program if args.network_sync else resync_program
+        steps = program(plan, options)
     except (PlanError, IbmiInputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

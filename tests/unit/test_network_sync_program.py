@@ -128,3 +128,13 @@ def test_the_refresh_wait_starts_at_the_time_the_batch_job_was_submitted() -> No
     )
     assert executor._pending(event_wait, mine[event_wait]).params == ["ORDERS", CLOCK]
     assert any(c.startswith("QSYS/SBMJOB CMD(ICLUSTER/DMSTRGRP") for c in primary.sent)
+
+
+def test_the_plan_command_prints_the_network_sync(capsys: pytest.CaptureFixture[str]) -> None:
+    from ibmi_resync.__main__ import main
+
+    demo = str(ROOT / "config" / "demo-plan.yaml")
+    assert main(["plan", demo, "--network-sync", "--groups", "ORDERS", "--shell"]) == 0
+    out = capsys.readouterr().out
+    assert "DMSTRGRP GROUP(ORDERS) REFRESH(*YES)" in out and "SAVLIB" not in out
+    assert "GROUP(BILLING)" not in out
