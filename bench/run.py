@@ -139,6 +139,37 @@ def _data_bound_s(groups: int, timing: dict[str, Any], time_scale: float) -> flo
     return mb / node * time_scale
 
 
+def parallel_bound_s(spans: list[Any], groups: int) -> dict[str, float]:
+    """The least time the serial run's IBM i work needs when groups run in parallel.
+
+    Each job of the serial run is attributed to the group its command names (the group, or
+    one of its libraries); what names none is run-wide work (end and restart the
+    applications, security data, profiles, authorities, the cluster). With unlimited
+    orchestration the run-wide work stays serial and the groups overlap, so the work takes at
+    least run-wide + the longest group's own work.
+    """
+    config = scenario.sim_config(groups)
+    names = {g["name"]: [g["name"], *g["libraries"]] for g in config["replication_groups"]}
+    per_group = dict.fromkeys(names, 0.0)
+    shared = 0.0
+    for span in spans:
+        text = span.command
+        owner = next(
+            (
+                group
+                for group, words in names.items()
+                if any(f"({w})" in text or f"({w} " in text or f"/{w})" in text for w in words)
+            ),
+            None,
+        )
+        if owner is None:
+            shared += span.seconds
+        else:
+            per_group[owner] += span.seconds
+    longest = max(per_group.values(), default=0.0)
+    return {"run_wide_s": round(shared, 2), "longest_group_s": round(longest, 2)}
+
+
 def default(args: argparse.Namespace) -> dict[str, Any]:
     from ibmi_sim.testing import start_pair, stop_pair
 
@@ -169,9 +200,11 @@ def default(args: argparse.Namespace) -> dict[str, Any]:
                 spans = pair.work_spans(result["start"], result["end"])
                 busy = sum(s.seconds for s in spans)
                 bound_data = _data_bound_s(args.groups, run["sim_config"], run["time_scale"])
-                bound = max(bound_data, run["run_critical_path_s"])
+                split = parallel_bound_s(spans, args.groups)
+                bound = max(bound_data, split["run_wide_s"] + split["longest_group_s"])
                 speedup = result["wall_s"] / run["run_wall_s"]
                 result.update(
+                    **split,
                     job_seconds_sum=round(busy, 1),
                     data_bound_s=round(bound_data, 2),
                     max_speedup=round(busy / bound, 1) if bound else None,
@@ -196,8 +229,9 @@ def default(args: argparse.Namespace) -> dict[str, Any]:
                         None,
                         result["max_speedup"],
                         f"sum of IBM i job durations of the serial run ({busy:.0f} s) / "
-                        f"max(data volume at the node limit {bound_data:.1f} s, critical path "
-                        f"of the DAG run {run['run_critical_path_s']:.1f} s)",
+                        f"max(all data at the node limit {bound_data:.1f} s, run-wide work "
+                        f"{split['run_wide_s']:.1f} s + longest group "
+                        f"{split['longest_group_s']:.1f} s)",
                     )
                 )
                 common.write_json("bench", {**payload, "figures": figures})
