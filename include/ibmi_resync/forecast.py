@@ -10,10 +10,14 @@ it to take". Three inputs feed the figure, each for what it knows best:
   phase's share of the run. A phase's share is the time from the end of the phase before
   it to the end of its own last task; the DAG runs the phases in order, so the shares add
   up to the whole run. The figure per phase is the median over the runs.
-* **The latest rehearsal** (its report, dags/icluster_rehearsal.py): how long DMMRKPOS
-  took per group today, with today's group definitions; it replaces the history's mark
-  phase. The rehearsal marks with the applications running, so exclusive locks make it slower
-  than the real mark (runbook step a): the figure errs on the long side. Its pre-flight
+* **The latest rehearsal** (its report, dags/icluster_rehearsal.py): how long each group's
+  mark task took today, with today's group definitions. With history, a past run's mark
+  phase is scaled by the rehearsal's mark tasks against that run's mark tasks (same groups):
+  the history keeps what the deployment adds around the marks (scheduling, how many run at
+  once), the rehearsal says whether the marks themselves got slower. Without history, the
+  rehearsal's own mark phase (end of its last mark minus end of its pre-flight) is used. The
+  rehearsal marks with the applications running, so exclusive locks make it slower than the
+  real mark (runbook step a): the figure errs on the long side. Its pre-flight
   counted the objects of every library of the plan, which gives the next run's volume.
 * **The plan's data volumes**: the libraries the plan resyncs now, weighed by those object
   counts (by the number of libraries when no count is known), against the volume of each
@@ -203,12 +207,20 @@ def forecast(
     mark = rehearsal.get("mark_phase_seconds") if rehearsal else None
     rehearsal_id = str(rehearsal.get("run_id")) if rehearsal else None
     shares = [phase_shares(run) for run in history]
+    marks = _mark_figures(history, shares, rehearsal)
     phases: list[PhaseForecast] = []
     for phase in Phase:
         measured_shares = [s[phase.value] for s in shares if phase.value in s]
         scale = ratio if phase in VOLUME_PHASES and ratio is not None else 1.0
-        if phase is Phase.MARK_POSITIONS and isinstance(mark, int | float):
-            seconds, source = float(mark), f"rehearsal {rehearsal_id} (slowest group)"
+        if phase is Phase.MARK_POSITIONS and any(m[1] is not None for m in marks):
+            scales = [m[1] for m in marks if m[1] is not None]
+            seconds = float(_median(m[0] for m in marks) or 0.0)
+            source = (
+                f"median of {len(marks)} past run(s), marks x{_median(scales):.2f} by "
+                f"rehearsal {rehearsal_id}"
+            )
+        elif phase is Phase.MARK_POSITIONS and not history and isinstance(mark, int | float):
+            seconds, source = float(mark), f"rehearsal {rehearsal_id} (its mark phase)"
         elif measured_shares:
             seconds = float(_median(measured_shares) or 0.0) * scale
             source = f"median of {len(measured_shares)} past run(s)"
@@ -217,7 +229,7 @@ def forecast(
         else:
             seconds, source = None, "no history"
         phases.append(PhaseForecast(phase.value, phase.title, seconds, source))
-    outage, outage_source = _outage(plan, history, shares, mark, ratio, rehearsal_id)
+    outage, outage_source = _outage(plan, history, shares, marks, mark, ratio, rehearsal_id)
     known = [p.seconds for p in phases if p.seconds is not None]
     if history and len(known) == len(phases):
         total, total_source = sum(known), f"sum of the phases ({len(history)} past run(s))"
@@ -247,30 +259,67 @@ def forecast(
     )
 
 
+def _mark_seconds(report: Mapping[str, Any]) -> dict[str, float]:
+    """Seconds of each group's mark task: a resync's timeline bars, a rehearsal's groups."""
+    found: dict[str, float] = {}
+    for record in (report.get("rehearsal") or {}).get("groups") or []:
+        if record.get("group") and isinstance(record.get("total_seconds"), int | float):
+            found[str(record["group"])] = float(record["total_seconds"])
+    for bar in report.get("timeline") or []:
+        start, end = _parse(bar.get("start")), _parse(bar.get("end"))
+        if bar.get("task") == "mark_positions" and bar.get("group") and start and end:
+            found.setdefault(str(bar["group"]), (end - start).total_seconds())
+    return found
+
+
+def _mark_figures(
+    history: Sequence[Mapping[str, Any]],
+    shares: Sequence[Mapping[int, float]],
+    rehearsal: Mapping[str, Any] | None,
+) -> list[tuple[float, float | None]]:
+    """Per past run: (its mark phase scaled by the rehearsal, the scale or None)."""
+    today = _mark_seconds(rehearsal) if rehearsal else {}
+    figures = []
+    for run, share in zip(history, shares, strict=True):
+        past_share = share.get(Phase.MARK_POSITIONS.value)
+        if past_share is None:
+            continue
+        then = _mark_seconds(run)
+        common = sorted(set(today) & set(then))
+        past_total = sum(then[group] for group in common)
+        if common and past_total > 0:
+            scale = sum(today[group] for group in common) / past_total
+            figures.append((past_share * scale, scale))
+        else:
+            figures.append((past_share, None))
+    return figures
+
+
 def _outage(
     plan: Plan,
     history: Sequence[Mapping[str, Any]],
     shares: Sequence[Mapping[int, float]],
+    marks: Sequence[tuple[float, float | None]],
     mark: Any,
     ratio: float | None,
     rehearsal_id: str | None,
 ) -> tuple[float | None, str]:
     """Applications down to up (runbook steps 1-3): per past run, its measured outage with
-    the mark share replaced by the rehearsal's and the save share scaled by volume; median."""
+    its mark share scaled by the rehearsal and its save share by volume; the median."""
     rehearsed = isinstance(mark, int | float)
     if history:
         figures = []
+        scaled = iter(marks)
         for run, share in zip(history, shares, strict=True):
             measured = float(run["outage"]["seconds"])
-            past_mark = share.get(Phase.MARK_POSITIONS.value, 0.0)
+            past_mark = share.get(Phase.MARK_POSITIONS.value)
             past_save = share.get(Phase.SAVE.value, 0.0)
-            rest = max(measured - past_mark - past_save, 0.0)
-            figures.append(
-                rest + (float(mark) if rehearsed else past_mark) + past_save * (ratio or 1.0)
-            )
+            next_mark = next(scaled)[0] if past_mark is not None else 0.0
+            rest = max(measured - (past_mark or 0.0) - past_save, 0.0)
+            figures.append(rest + next_mark + past_save * (ratio or 1.0))
         source = f"median of {len(history)} past outage(s)"
-        if rehearsed:
-            source += f", mark time from rehearsal {rehearsal_id}"
+        if any(scale is not None for _, scale in marks):
+            source += f", marks scaled by rehearsal {rehearsal_id}"
         if ratio is not None and ratio != 1.0:
             source += f", save scaled x{ratio:.2f} by volume"
         return float(_median(figures) or 0.0), source

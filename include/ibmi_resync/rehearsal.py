@@ -21,8 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ibmi_resync.forecast import phase_shares
 from ibmi_resync.plan import Plan, RunOptions
-from ibmi_resync.program import Step, resync_program
+from ibmi_resync.program import Phase, Step, resync_program
 from ibmi_resync.tasks import steps_for_task
 
 __all__ = [
@@ -182,8 +183,9 @@ def rehearsal_report(
     """The rehearsal's report: the run report `base` (ibmi_resync.report.build_report: status,
     failures, steps, timeline, object counts) with the rehearsal's own part: `kind`, the
     caveats (also as notes, so the page shows them), per-group timings, whether each group
-    it ended was started again at its mark, and `mark_phase_seconds` (the slowest group:
-    groups mark in parallel, in the rehearsal as in the resync) for the forecast."""
+    it ended was started again at its mark, and `mark_phase_seconds` for the forecast: the
+    end of the last mark minus the end of the pre-flight, measured as the resync's mark
+    phase is (so it holds whether the executor runs the groups' marks at once or in turn)."""
     restarts = list(restarts)
     groups = []
     for result in marks:
@@ -208,7 +210,7 @@ def rehearsal_report(
         if record["ended_continuous_sync_check"] and not record["restarted_continuous_sync_check"]:
             status = "WARN" if status == "OK" else status
             reasons.append(f"group {record['group']}: its continuous sync check is not running")
-    totals = [r["total_seconds"] for r in groups if r["total_seconds"] is not None]
+    marked = [r for r in groups if r["marked"]]
     restarted = [r["group"] for r in groups if r["restarted_at_mark"]]
     summary = (
         f"replication of {', '.join(restarted)} paused from the group's end to its start at "
@@ -223,6 +225,8 @@ def rehearsal_report(
         caveats=list(CAVEATS),
         notes=[*CAVEATS, summary, *(report.get("notes") or [])],
         rehearsal={"groups": groups, "dry_run": dry_run, "summary": summary},
-        mark_phase_seconds=None if dry_run or not totals else max(totals),
+        mark_phase_seconds=(
+            phase_shares(base).get(Phase.MARK_POSITIONS.value) if marked and not dry_run else None
+        ),
     )
     return report

@@ -99,7 +99,8 @@ def test_a_rehearsal_marks_times_and_restarts_every_group(
         assert record["marked_position"], record
     assert groups["ORDERS"]["ended_continuous_sync_check"]
     assert groups["ORDERS"]["restarted_continuous_sync_check"]
-    assert report["mark_phase_seconds"] == max(r["total_seconds"] for r in groups.values())
+    # The mark phase as the resync's is measured: end of the last mark - end of pre-flight.
+    assert report["mark_phase_seconds"] >= max(r["total_seconds"] for r in groups.values())
     assert any("journaled" in caveat for caveat in report["caveats"])
     assert any("locks" in caveat.lower() for caveat in report["caveats"])
     assert "started each group it ended at the position it had just marked" in " ".join(

@@ -50,7 +50,13 @@ def resync_report(
         "started": _at(0),
         "outage": {"seconds": outage},
         "timeline": [
-            {"task": f"t{phase}", "group": None, "phase": phase, "start": _at(a), "end": _at(b)}
+            {
+                "task": "mark_positions" if phase == 2 else f"t{phase}",
+                "group": "SYSTEM" if phase == 2 else None,
+                "phase": phase,
+                "start": _at(a),
+                "end": _at(b),
+            }
             for phase, (a, b) in phases.items()
         ],
         "libraries": {lib: {"count": n} for lib, n in counts.items()},
@@ -63,7 +69,11 @@ PHASES = {0: (0, 10), 1: (10, 30), 2: (30, 90), 3: (40, 190), 4: (190, 240)}
 PHASES |= {p: (240 + 10 * (p - 5), 250 + 10 * (p - 5)) for p in range(5, 12)}
 
 
-def rehearsal_report(mark: float, counts: dict[str, int] | None = None) -> dict[str, Any]:
+def rehearsal_report(
+    mark: float, counts: dict[str, int] | None = None, system_mark: float | None = None
+) -> dict[str, Any]:
+    """A rehearsal's report; `system_mark`: the SYSTEM group's mark task took that long."""
+    groups = [] if system_mark is None else [{"group": "SYSTEM", "total_seconds": system_mark}]
     return {
         "plan": PLAN.name,
         "run_id": "manual__rehearsal",
@@ -71,6 +81,7 @@ def rehearsal_report(mark: float, counts: dict[str, int] | None = None) -> dict[
         "status": "OK",
         "started": _at(1000),
         "mark_phase_seconds": mark,
+        "rehearsal": {"groups": groups},
         "libraries": {lib: {"count": n} for lib, n in (counts or {}).items()},
     }
 
@@ -102,15 +113,17 @@ def test_the_median_of_past_runs_is_used() -> None:
     assert result.phases[3].seconds == 100
 
 
-def test_the_rehearsal_replaces_the_mark_time() -> None:
+def test_the_rehearsal_scales_the_past_mark_phase() -> None:
+    # The past run's SYSTEM mark task took 60 s, today's rehearsal took 90 s: x1.5.
     result = forecast(
         PLAN,
         [resync_report("r1", phases=PHASES, outage=170)],
-        [rehearsal_report(90, dict.fromkeys(LIBRARIES, 100))],
+        [rehearsal_report(12, dict.fromkeys(LIBRARIES, 100), system_mark=90)],
     )
-    assert result.phases[2].seconds == 90 and "rehearsal" in result.phases[2].source
+    assert result.phases[2].seconds == 90
+    assert "marks x1.50 by rehearsal manual__rehearsal" in result.phases[2].source
     assert result.outage_seconds == 170 - 60 + 90
-    assert "mark time from rehearsal" in result.outage_source
+    assert "marks scaled by rehearsal" in result.outage_source
     assert any("locks" in note for note in result.notes)
 
 
@@ -158,7 +171,8 @@ def test_fallbacks_without_history() -> None:
     assert "fallback" in forecast(estimated).outage_source
     slow_mark = forecast(estimated, rehearsals=[rehearsal_report(6000)])
     assert slow_mark.outage_seconds == 6000 and "exceeds" in slow_mark.outage_source
-    assert slow_mark.phases[2].seconds == 6000
+    assert slow_mark.phases[2].seconds == 6000  # the rehearsal's own mark phase
+    assert "its mark phase" in slow_mark.phases[2].source
 
 
 def _write(folder: Path, name: str, report: dict[str, Any]) -> None:
@@ -168,17 +182,17 @@ def _write(folder: Path, name: str, report: dict[str, Any]) -> None:
 
 def test_reports_are_read_from_the_folder_and_bad_files_skipped(tmp_path: Path) -> None:
     _write(tmp_path, "a", resync_report("r1", phases=PHASES, outage=170))
-    _write(tmp_path, "b", rehearsal_report(75))
+    _write(tmp_path, "b", rehearsal_report(75, system_mark=30))
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "report.json").write_text("{not json")
     resyncs, rehearsals = load_reports(tmp_path)
     assert [r["run_id"] for r in resyncs] == ["r1"]
     assert [r["run_id"] for r in rehearsals] == ["manual__rehearsal"]
     result = forecast_from_folder(PLAN, tmp_path)
-    assert result.rehearsal == "manual__rehearsal" and result.phases[2].seconds == 75
+    assert result.rehearsal == "manual__rehearsal" and result.phases[2].seconds == 30
     assert forecast_from_folder(PLAN, tmp_path / "missing").history == ()
     text = render_text(result)
-    assert "outage (applications down): 3 min 05 s" in text
+    assert "outage (applications down): 2 min 20 s" in text  # 170 - 60 + 30
     assert "Mark positions per replication group" in text
 
 

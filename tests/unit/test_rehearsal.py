@@ -108,7 +108,13 @@ def test_only_groups_the_marks_ended_are_started_again_system_first() -> None:
 
 
 def test_a_group_ended_and_not_started_again_fails_the_rehearsal() -> None:
-    base = {"status": "OK", "reasons": [], "notes": []}
+    timeline = [
+        {"task": "preflight", "phase": 0, "start": "2026-12-01T09:59:58+00:00"},
+        {"task": "mark_positions", "group": "ORDERS", "phase": 2},
+    ]
+    timeline[0]["end"] = "2026-12-01T10:00:00+00:00"
+    timeline[1] |= {"start": "2026-12-01T10:00:00+00:00", "end": "2026-12-01T10:00:10+00:00"}
+    base = {"status": "OK", "reasons": [], "notes": [], "timeline": timeline}
     start = next(s for s in _slice("start_replication", "ORDERS") if s.guard == "mark_recorded")
     report = rehearsal_report(
         PLAN,
