@@ -90,7 +90,8 @@ def write_run_report(context: Mapping[str, Any], plan: Plan, task_ids: list[str]
     )
     # For the audit (ibmi_resync.audit): which DAG, how the run was started, when.
     report["dag_id"] = dag_run.dag_id
-    report["run_type"] = str(getattr(dag_run, "run_type", "") or "") or None
+    run_type = getattr(dag_run, "run_type", None)  # an enum in a run: keep its value
+    report["run_type"] = str(getattr(run_type, "value", run_type) or "") or None
     run_start = getattr(dag_run, "start_date", None)
     report["run_started"] = run_start.isoformat() if run_start else None
     report["report_written"] = datetime.now(UTC).isoformat(timespec="seconds")
