@@ -33,6 +33,7 @@ from ibmi_resync.quoting import shell_command, shell_line
 from ibmi_resync.site_profile import SiteProfile
 
 __all__ = [
+    "ChannelLost",
     "CommandFailed",
     "Database",
     "DryRunRefusal",
@@ -89,6 +90,10 @@ class CommandFailed(RuntimeError):
         super().__init__(f"{node}: {command} ended {outcome.value}: {detail}")
 
 
+class ChannelLost(ConnectionError):
+    """The connection dropped mid-command: retryable, unlike an answer from IBM i."""
+
+
 class IbmiNode:
     """A PRIMARY or BACKUP node reached through a `Shell` and a `Database`."""
 
@@ -128,6 +133,14 @@ class IbmiNode:
             raise DryRunRefusal(f"{self.name}: dry run, not sending: {text}")
         self.journal.append(SentCommand(self.name, "ssh", text, changes_node=command.changes_node))
         status, stdout, stderr = self.shell.execute(line)
+        if status is None or status < 0:
+            # No exit status: the SSH channel closed before `system` ended (ibmi.md §2: the
+            # status is the only success signal). Not an IBM i answer, so not a failure of
+            # the command: the task's retry checks what was done before doing it again.
+            raise ChannelLost(
+                f"{self.name}: the SSH channel closed before {text} reported an exit status; "
+                "it may or may not have run"
+            )
         result = parse_system_output(stdout, stderr, status, extra_catalog=self.message_catalog)
         outcome = result.outcome(extra_catalog=self.message_catalog)
         if outcome not in set(accept):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,6 +170,15 @@ def short_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def _converged(pair: SimPair, libraries: list[str], seconds: float = 30.0) -> dict:
+    """Libraries still different after up to ``seconds``: the application keeps journaling
+    on PRIMARY, so BACKUP may trail by the entries in flight; a lost object never converges."""
+    deadline = time.monotonic() + seconds
+    while (differ := _in_sync(pair, libraries)) and time.monotonic() < deadline:
+        time.sleep(1)
+    return differ
+
+
 def _primary_verbs(pair: SimPair, after: int) -> list[str]:
     return [_verb(c[1]) for c in _commands(pair, "primary", after)]
 
@@ -222,7 +232,7 @@ def test_a_node_unreachable_for_a_while_is_retried(demo_pair: SimPair, reports: 
     assert str(run.state) == "success", sorted(k for k, v in states.items() if v != "success")
     (preflight,) = [ti for ti in run.get_task_instances() if ti.task_id == "preflight"]
     assert preflight.try_number == 2
-    assert _in_sync(demo_pair, ["BILLIB"]) == {}
+    assert _converged(demo_pair, ["BILLIB"]) == {}
     assert check_invariants(demo_pair, since=since) == []
 
 
@@ -240,11 +250,10 @@ def test_an_ssh_connection_dropped_mid_command_is_retried(
     finally:
         demo_pair.clear_faults()
     assert fired == [1]
-    states = _states(run)
-    assert str(run.state) == "success", sorted(k for k, v in states.items() if v != "success")
+    assert str(run.state) == "success", _report(reports, run.run_id)["failures"]
     retried = [ti.task_id for ti in run.get_task_instances() if ti.try_number > 1]
     assert len(retried) == 1, retried
-    assert _in_sync(demo_pair, ["BILLIB"]) == {}
+    assert _converged(demo_pair, ["BILLIB"]) == {}
     assert check_invariants(demo_pair, since=since) == []
 
 
@@ -280,7 +289,7 @@ def test_a_worker_lost_after_submitting_a_restore_never_runs_two_at_once(
     assert jobs, lost
     for (_, first_end), (second_start, _) in itertools.pairwise(jobs):
         assert first_end is not None and first_end <= second_start, jobs
-    assert _in_sync(demo_pair, ["BILLIB"]) == {}
+    assert _converged(demo_pair, ["BILLIB"]) == {}
     assert check_invariants(demo_pair, since=since) == []
 
 

@@ -18,7 +18,7 @@ from ibmi_resync.cl import (
 )
 from ibmi_resync.messages import Outcome
 from ibmi_resync.names import QualifiedName
-from ibmi_resync.node import CommandFailed, DryRunRefusal, IbmiNode, RoleMismatch
+from ibmi_resync.node import ChannelLost, CommandFailed, DryRunRefusal, IbmiNode, RoleMismatch
 from ibmi_resync.plan import load_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +93,16 @@ def test_an_escape_message_raises_with_node_command_and_message_id() -> None:
     assert "SIMBCK" in str(failure.value)
     assert "CPF3773" in str(failure.value)
     assert "RSTLIB" in str(failure.value)
+
+
+def test_a_channel_closed_without_exit_status_is_a_lost_connection_not_a_failure() -> None:
+    """paramiko gives -1 when the channel closes before the exit status: retryable, and
+    never classified as an IBM i answer."""
+    node = _node(ScriptedShell({"RSTLIB": (-1, "", "")}))
+    with pytest.raises(ChannelLost, match="SIMBCK: the SSH channel closed before") as lost:
+        node.run(build_rstlib_command("ORDLIB", SAVF))
+    assert not isinstance(lost.value, CommandFailed)
+    assert "RSTLIB" in str(lost.value)
 
 
 def test_a_full_restore_with_the_72_authority_escape_is_a_success() -> None:
