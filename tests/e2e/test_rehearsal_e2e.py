@@ -142,3 +142,20 @@ def test_a_dry_run_rehearsal_sends_no_changing_command(demo_pair: SimPair, repor
     assert sent <= {"CHKOBJ"}, sent
     report = _report(reports, run.run_id)
     assert report["mark_phase_seconds"] is None and report["rehearsal"]["groups"] == []
+
+
+def test_a_one_group_rehearsal_restarts_that_group_only(demo_pair: SimPair, reports: Path) -> None:
+    """One mapped instance (Airflow 3.3 hands a lone instance's output on as a bare dict)."""
+    before = _last_id(demo_pair, "primary")
+    run = _dag().test(run_conf={"groups": ["ORDERS"]})
+    assert str(run.state) == "success"
+    report = _report(reports, run.run_id)
+    assert report["status"] == "OK", report["reasons"]
+    assert [(g["group"], g["restarted_at_mark"]) for g in report["rehearsal"]["groups"]] == [
+        ("ORDERS", True)
+    ]
+    starts = [c for c in _commands(demo_pair, "primary", before) if _verb(c) == "DMSTRGRP"]
+    assert len(starts) == 1 and "GROUP(ORDERS)" in starts[0], starts
+    assert {name: state[0] for name, state in _groups(demo_pair).items()} == dict.fromkeys(
+        GROUPS, "*ACTIVE"
+    )
