@@ -20,6 +20,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import structlog
+
 from ibmi_resync.executor import Executor, PendingWait, RunState
 from ibmi_resync.plan import Plan, RunOptions, load_plan
 from ibmi_resync.program import resync_program
@@ -62,7 +64,9 @@ def run(plan_path: str, out: TextIO | None = None) -> dict[str, Any]:
     from icluster_resync.transport import open_node
 
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    logging.disable(logging.WARNING)  # the hooks' per-command info and driver warnings
+    # The hooks log every command (info) and a driver warning per connection through
+    # structlog: the serial run's own lines say what runs.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     plan = load_plan(plan_path)
     options = RunOptions(approvals_required=False)
     run_key = f"serial__{datetime.now(UTC):%Y%m%dT%H%M%S}"
