@@ -7,6 +7,7 @@ helpers. The server side never imports this module (it pulls in paramiko and psy
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -280,7 +281,20 @@ def stop_pair(pair: SimPair, *, drop_databases: bool = True, timeout: float = 60
         raise RuntimeError(f"ibmi_sim down failed: {done.stdout}{done.stderr}")
 
 
-_TEST_DB_RE = re.compile(r"^ibmi_sim_[tr](\d+)_(primary|backup)$")
+# Tags of test pairs: a letter, the pytest pid, optionally a serial and a letter
+# (`unique_tag`, the deployment tests' d<pid>c).
+_TEST_DB_RE = re.compile(r"^ibmi_sim_[a-z](\d+)(?:x\d+)?[a-z]?_(primary|backup)$")
+_SERIALS = itertools.count(1)
+
+
+def unique_tag(prefix: str = "t") -> str:
+    """A database tag no other pair of this process has used: prefix, pid and a serial.
+
+    Why: two pairs on the same tag share their databases, and each one's iCluster loop then
+    applies the other's journal; a session-scoped pair stays up while module pairs come
+    and go, so the tag must differ per pair, not only per process.
+    """
+    return f"{prefix}{os.getpid()}x{next(_SERIALS)}"
 
 
 def drop_stale_test_databases(server_url: str | None = None) -> list[str]:

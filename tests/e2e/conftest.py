@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ibmi_sim.testing import SimPair, drop_stale_test_databases, start_pair, stop_pair
+from ibmi_sim.testing import SimPair, drop_stale_test_databases, start_pair, stop_pair, unique_tag
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PLAN = ROOT / "config" / "demo-plan.yaml"
@@ -56,5 +56,5 @@ def running_pair(state: Path, tag: str) -> Iterator[SimPair]:
 def demo_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
     """The running pair shared by the session's end-to-end tests."""
     drop_stale_test_databases()
-    with running_pair(tmp_path_factory.mktemp("e2e_sim_state"), f"r{os.getpid()}") as pair:
+    with running_pair(tmp_path_factory.mktemp("e2e_sim_state"), unique_tag("r")) as pair:
         yield pair

@@ -14,7 +14,6 @@ starts both itself. The case that leaves the applications down runs last.
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ import pytest
 import yaml
 
 from ibmi_sim.invariants import Violation, check_invariants
-from ibmi_sim.testing import SimPair
+from ibmi_sim.testing import SimPair, unique_tag
 from tests.e2e.conftest import DEMO_PLAN, running_pair
 from tests.e2e.test_resync_e2e import (
     _commands,
@@ -43,7 +42,7 @@ pytestmark = pytest.mark.integration
 def demo_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
     """A pair of its own: the faults below leave it the way failed runs leave a real pair,
     which must not reach the other end-to-end tests."""
-    with running_pair(tmp_path_factory.mktemp("fault_sim_state"), f"t{os.getpid()}") as pair:
+    with running_pair(tmp_path_factory.mktemp("fault_sim_state"), unique_tag("t")) as pair:
         yield pair
 
 

@@ -8,7 +8,6 @@ on PRIMARY), and the report the DAG wrote.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ibmi_sim.invariants import check_invariants
-from ibmi_sim.testing import SimPair
+from ibmi_sim.testing import SimPair, unique_tag
 from tests.e2e.conftest import ROOT, running_pair
 from tests.e2e.test_resync_e2e import _commands, _in_sync, _last_id, _report, _states, _verb
 from tests.sim.icluster_steps import poll
@@ -30,7 +29,7 @@ IFS = "/home/orders/exports"
 @pytest.fixture(scope="module")
 def demo_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
     """A pair of its own: BACKUP is made to differ on purpose below."""
-    with running_pair(tmp_path_factory.mktemp("netsync_sim_state"), f"n{os.getpid()}") as pair:
+    with running_pair(tmp_path_factory.mktemp("netsync_sim_state"), unique_tag("n")) as pair:
         yield pair
 
 

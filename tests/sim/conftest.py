@@ -7,7 +7,6 @@ its own state directory and databases named ``ibmi_sim_t<pid>_<node>``, and stop
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from ibmi_sim.testing import (
     fast_test_config,
     start_pair,
     stop_pair,
+    unique_tag,
 )
 
 
@@ -27,7 +27,7 @@ def sim_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
     """A running PRIMARY/BACKUP pair for the whole session (shared: tests use own objects)."""
     drop_stale_test_databases()
     state: Path = tmp_path_factory.mktemp("ibmi_sim_state")
-    pair = start_pair(state, fast_test_config(f"t{os.getpid()}"))
+    pair = start_pair(state, fast_test_config(unique_tag("t")))
     try:
         yield pair
     finally:

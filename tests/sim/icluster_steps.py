@@ -7,7 +7,6 @@ with pyodbc through each node's SQL front, as the product reads them.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -16,7 +15,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ibmi_sim.testing import CommandResult, SimPair, fast_test_config, start_pair, stop_pair
+from ibmi_sim.testing import (
+    CommandResult,
+    SimPair,
+    fast_test_config,
+    start_pair,
+    stop_pair,
+    unique_tag,
+)
 
 # The site profile's patterns (config/site-profiles/simulator.yaml `messages`).
 DIFFERENCES = re.compile(r"(?P<differences>[0-9]+) objects? out of sync")
@@ -44,7 +50,7 @@ def icluster_config(tag: str) -> dict[str, Any]:
 
 @contextmanager
 def throwaway_pair(tmp_path: Path) -> Iterator[SimPair]:
-    pair = start_pair(tmp_path, icluster_config(f"r{os.getpid()}"))
+    pair = start_pair(tmp_path, icluster_config(unique_tag("r")))
     try:
         yield pair
     finally:

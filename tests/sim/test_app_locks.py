@@ -3,7 +3,6 @@ partial (CPF3761 per object, then CPF3771), as the runbook's step 1 exists to pr
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from ibmi_sim.savf import read_archive
-from ibmi_sim.testing import SimPair, fast_test_config, start_pair, stop_pair, wait_for
+from ibmi_sim.testing import SimPair, fast_test_config, start_pair, stop_pair, unique_tag, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +44,7 @@ def locks_config(tag: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
     state: Path = tmp_path_factory.mktemp("ibmi_sim_locks")
-    started = start_pair(state, locks_config(f"r{os.getpid()}9"))
+    started = start_pair(state, locks_config(unique_tag("r")))
     try:
         yield started
     finally:

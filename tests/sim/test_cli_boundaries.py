@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from ibmi_sim.testing import SimPair, fast_test_config, start_pair, stop_pair
+from ibmi_sim.testing import SimPair, fast_test_config, start_pair, stop_pair, unique_tag
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,7 +72,7 @@ def test_up_refuses_a_second_instance_and_status_shows_connections(sim_pair: Sim
 
 @pytest.mark.integration
 def test_restart_keeps_host_keys_and_state_unless_reset(tmp_path: Path) -> None:
-    config = fast_test_config(f"r{os.getpid()}")
+    config = fast_test_config(unique_tag("r"))
     pair = start_pair(tmp_path, config)
     try:
         host_key = pair.node("primary")["host_key"]

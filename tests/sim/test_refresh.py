@@ -7,13 +7,12 @@ prove the result object for object, and written only to make BACKUP diverge befo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ibmi_sim.testing import SimPair, start_pair, stop_pair
+from ibmi_sim.testing import SimPair, start_pair, stop_pair, unique_tag
 from tests.sim.icluster_steps import (
     GROUPS,
     application_active,
@@ -38,7 +37,7 @@ IFS_ROOT = "/home/orders/exports"
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
     """A pair of its own whose refresh takes about a real second (the application keeps
     writing meanwhile)."""
-    cfg = icluster_config(f"f{os.getpid()}")
+    cfg = icluster_config(unique_tag("f"))
     cfg["icluster"].update({"refresh_mb_per_s": 0.5, "refresh_batches": 5})
     running = start_pair(tmp_path_factory.mktemp("refresh_pair"), cfg)
     try:

@@ -6,7 +6,6 @@ SBMJOB, through PASE ``system`` with the product's shell quoting, and judged by 
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ibmi_sim.testing import SimPair, fast_test_config, start_pair, stop_pair, wait_for
+from ibmi_sim.testing import SimPair, fast_test_config, start_pair, stop_pair, unique_tag, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +63,7 @@ def security_config(tag: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimPair]:
     state: Path = tmp_path_factory.mktemp("ibmi_sim_security")
-    started = start_pair(state, security_config(f"r{os.getpid()}"))
+    started = start_pair(state, security_config(unique_tag("r")))
     try:
         yield started
     finally:

@@ -9,7 +9,6 @@ connections like its SSH port.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import threading
 import time
@@ -24,7 +23,7 @@ import pytest
 from ibmi_sim import db
 from ibmi_sim.config import SimConfig, load_config
 from ibmi_sim.pair import Pair
-from ibmi_sim.testing import SimPair, fast_test_config, wait_for
+from ibmi_sim.testing import SimPair, fast_test_config, unique_tag, wait_for
 
 CURRENT_JOB = (
     "SELECT JOB_NAME, JOB_TYPE, SUBSYSTEM FROM TABLE(QSYS2.ACTIVE_JOB_INFO("
@@ -110,7 +109,7 @@ class _LoopThread:
 
 @pytest.fixture
 def in_process_pair(tmp_path: Path) -> Iterator[tuple[Pair, _LoopThread]]:
-    data = fast_test_config(f"r{os.getpid()}")
+    data = fast_test_config(unique_tag("r"))
     data["libraries"] = [{"name": "QGPL", "objects": 0, "data_mb": 0}]
     cfg = SimConfig.model_validate({**data, "server_url": load_config(None).server_url})
     runner = _LoopThread()
