@@ -155,6 +155,66 @@ def test_a_one_group_run_touches_only_that_group(demo_pair: SimPair, reports: Pa
     assert _in_sync(demo_pair, ["BILLIB"]) == {}
 
 
+def test_no_secret_reaches_logs_xcom_report_or_plan_output(
+    demo_pair: SimPair,
+    reports: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 6 item 7. The connections carry an SSH password (next to the key) and an ODBC
+    password; after a one-group run neither, nor any line of the private key, is in the task
+    logs, the run's XComs, the report (JSON and HTML) or the plan output."""
+    import logging
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    odbc_secret = "Odbc-S3cret-4711"
+    secrets = {"simpass1", odbc_secret}
+    for name, value in demo_pair.airflow_env().items():
+        conn = json.loads(value)
+        if conn["conn_type"] == "ssh":
+            conn["password"] = "simpass1"
+            key_file = Path(conn["extra"]["key_file"])
+            secrets |= {
+                line.strip()
+                for line in key_file.read_text().splitlines()
+                if len(line.strip()) > 20 and "PRIVATE KEY" not in line
+            }
+        else:
+            conn["password"] = odbc_secret
+        monkeypatch.setenv(name, json.dumps(conn))
+    caplog.set_level(logging.INFO)
+    run = _dag().test(run_conf={"groups": ["BILLING"], "approvals_required": False})
+    assert str(run.state) == "success"
+    with create_session() as session:
+        xcoms = [
+            json.dumps(row.value, default=str)
+            for row in session.query(XComModel).filter(XComModel.run_id == run.run_id)
+        ]
+    assert xcoms  # the tasks did push what they learned
+    report_files = [p for p in reports.rglob("*") if p.is_file()]
+    assert report_files
+    from ibmi_resync.__main__ import main as resync_cli
+
+    for extra in ([], ["--json"], ["--shell"]):
+        resync_cli(["plan", str(ROOT / "config" / "demo-plan.yaml"), *extra])
+    places = {
+        "task logs": caplog.text + capsys.readouterr().out,
+        "xcom": "\n".join(xcoms),
+        **{str(p): p.read_text(errors="replace") for p in report_files},
+    }
+    assert "BILLIB" in places["task logs"]  # the run's task logs were captured
+    leaks = {
+        (where, secret[:8])
+        for where, text in places.items()
+        for secret in secrets
+        if secret in text
+    }
+    assert leaks == set()
+
+
 def test_an_approved_run_records_who_approved(demo_pair: SimPair, reports: Path) -> None:
     answer = ApprovalAnswer("Approve", "operator.jane")
     answer.start()
