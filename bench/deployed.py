@@ -36,8 +36,8 @@ METADATA_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/icluster_resync_be
 WAITING_STATES = ("deferred",)
 
 
-def settings_for(groups: int, folder: Path) -> d.Settings:
-    sim_path, plan_path = scenario.write(folder / "config", groups)
+def settings_for(groups: int, folder: Path, time_scale: float = 0.05) -> d.Settings:
+    sim_path, plan_path = scenario.write(folder / "config", groups, time_scale=time_scale)
     return d.Settings.from_env(
         state=folder / "state",
         metadata_url=METADATA_URL,
@@ -152,15 +152,20 @@ def _ti_profile(tis: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(
-    groups: int, out: TextIO | None = None, *, keep_up: bool = False, timeout: float = 7200
+    groups: int,
+    out: TextIO | None = None,
+    *,
+    keep_up: bool = False,
+    timeout: float = 7200,
+    time_scale: float = 0.05,
 ) -> dict[str, Any]:
     """Bring the deployment up for ``groups`` groups, run one resync, measure, stop it."""
     folder = OUT / "deploy"
-    settings = settings_for(groups, folder)
+    settings = settings_for(groups, folder, time_scale)
     result: dict[str, Any] = {"groups": groups, "libraries": groups * 2}
     started = time.monotonic()
-    api, healthy = d.up(settings, out)
-    try:
+    try:  # also a failed or interrupted start-up stops what it started
+        api, healthy = d.up(settings, out)
         result["healthy_after_s"] = round(healthy, 1)
         result["dag_parse_s"] = round(dag_parse_seconds(settings), 3)
         run_id = d.trigger(api, {"approvals_required": False}, out)
