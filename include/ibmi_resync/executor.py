@@ -49,6 +49,9 @@ class StepFailed(RuntimeError):
 
 # How many times a save file whose checksums differ is moved again before the step fails.
 RETRANSFERS = 2
+# Batch jobs (by their action's first letter: restores and the network refresh) whose clean
+# end a retried task accepts instead of running them again; see Executor._earlier_job.
+REUSABLE_WHEN_ENDED = ("R",)
 # RunState key of failures a `keep_going` step held back until its task's slice ended.
 HELD_FAILURES = "held_failures"
 
@@ -181,12 +184,36 @@ class Executor:
             self.state.values[key] = active[0]
             self._record(index, step, "attached", f"job {active[0]} already running")
             return
+        found = self._earlier_job(index, step, node)
+        if found:
+            self.state.values[key] = found
+            return
         if self._batch_waits_for_start(index):
             # As for a CL step: a message written after the job was submitted ends the wait.
             self.state.values[f"started:{step.group}:{step.phase.value}"] = node.current_time()
         qualified = node.submit(step.command, job=step.job)
         self.state.values[key] = qualified
         self._record(index, step, "submitted", qualified)
+
+    def _earlier_job(self, index: int, step: Step, node: IbmiNode) -> str | None:
+        """A job of this run an earlier attempt submitted that must not be submitted again:
+        one still on its job queue, or a restore that ended clean (its job log is checked
+        next, as if this attempt had waited for it). A restore that ended otherwise runs
+        again. Saves are not reused: their task clears the save file before the SBMJOB."""
+        assert step.job is not None
+        for qualified, status in reversed(node.find_other_jobs(step.job)):
+            if status in ("*JOBQ", "*ACTIVE"):
+                self._record(index, step, "attached", f"job {qualified} is {status}")
+                return qualified
+            if status == "*OUTQ" and step.job.startswith(REUSABLE_WHEN_ENDED):
+                outcome = node.job_outcome(qualified)
+                if outcome in (Outcome.OK, Outcome.INFO):
+                    detail = f"job {qualified} of an earlier attempt ended {outcome.value}"
+                    self._record(index, step, "attached", detail)
+                    return qualified
+                self.say(f"job {qualified} of an earlier attempt ended {outcome.value}: again")
+                return None
+        return None
 
     def _sql(self, index: int, step: Step) -> None:
         node = self._node(step)

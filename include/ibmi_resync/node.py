@@ -27,6 +27,7 @@ from ibmi_resync.messages import (
     parse_joblog_rows,
     parse_submitted_job,
     parse_system_output,
+    summarise,
 )
 from ibmi_resync.names import Name, QualifiedName
 from ibmi_resync.quoting import shell_command, shell_line
@@ -107,8 +108,10 @@ class IbmiNode:
         profile: SiteProfile,
         dry_run: bool = False,
         journal: list[SentCommand] | None = None,
+        job_user: str | None = None,
     ) -> None:
         self.name = str(Name(name, field="node"))
+        self.job_user = job_user.upper() if job_user else None
         self.role = role
         self.shell = shell
         self.database = database
@@ -216,6 +219,32 @@ class IbmiNode:
         """Qualified names of active jobs called `job` (a retried task looks before submitting)."""
         rows = self.query(sql.ACTIVE_JOBS_BY_NAME, job_name=str(Name(job, field="job")))
         return [str(row["JOB_NAME"]).strip() for row in rows]
+
+    def find_other_jobs(self, job: str) -> list[tuple[str, str]]:
+        """(qualified name, status) of jobs called `job` in any state (job queue, active,
+        ended), oldest first; [] when the node's job user is not known.
+
+        Why: ACTIVE_JOB_INFO sees neither a job still waiting on its job queue (submitting
+        again would run two at once) nor one that ended while the worker was gone (its job
+        log tells whether it must run again). JOB_INFO filters by user, so the user the
+        SSH connection signs on as (the batch job's user, SBMJOB USER(*CURRENT)) is needed.
+        """
+        if not self.job_user:
+            return []
+        rows = self.query(
+            sql.JOBS_BY_NAME_ANY_STATUS,
+            job_user=str(Name(self.job_user, field="job_user")),
+            job_name=str(Name(job, field="job")),
+        )
+        return [
+            (str(row["JOB_NAME"]).strip(), str(row.get("JOB_STATUS", "")).strip().upper())
+            for row in rows
+        ]
+
+    def job_outcome(self, qualified_job: str) -> Outcome:
+        """How an ended job's log reads: OK, INFO, PARTIAL, FAILED ... (messages.summarise)."""
+        rows = self.query(sql.JOB_LOG, qualified_job_name=qualified_job)
+        return summarise(parse_joblog_rows(rows), extra_catalog=self.message_catalog)
 
     def library_object_count(self, library: str) -> int | None:
         rows = self.query(sql.LIBRARY_SUMMARY, library=str(Name(library, field="library")))

@@ -176,6 +176,7 @@ def open_node(
             profile=plan.site_profile,
             dry_run=dry_run,
             journal=journal,
+            job_user=shell.hook.username,
         )
     finally:
         shell.close()

@@ -369,6 +369,50 @@ def test_a_partial_restore_does_not_stop_the_groups_other_restores() -> None:
     assert ("ORDHIST", "checked") in results
 
 
+def _restore_after_lost_worker(
+    status: str, joblog: list[dict[str, Any]]
+) -> tuple[Executor, ScriptedNode, list[Step]]:
+    """BILLIB's restore slice, retried after a worker was lost: JOB_INFO shows the earlier
+    attempt's job in `status`, with `joblog` as its log."""
+    nodes, _, backup = _nodes()
+    nodes["BACKUP"].job_user = "SIMUSER"
+    steps = steps_for_task(resync_program(PLAN), "restore_group", "BILLING")
+    job = next(s.job for s in steps if s.kind == "SBMJOB")
+    backup.cl["SBMJOB"] = ok(f"CPC1221: Job 100009/SIMUSER/{job} submitted.\n")
+    backup.sql["LOCAL_NODE"] = lambda _p: [{"NODE": "SIMBCK", "ROLE": "BACKUP"}]
+    backup.sql["ACTIVE_JOB_INFO"] = lambda _p: []
+    backup.sql["QSYS2.JOB_INFO"] = lambda p: [
+        {"JOB_NAME": f"100003/SIMUSER/{job}", "JOB_STATUS": status, "JOB_TYPE": "BCH"}
+    ]
+    backup.sql["JOBLOG_INFO"] = lambda _p: joblog
+    return Executor(nodes), backup, steps
+
+
+def test_a_retry_attaches_to_a_restore_that_ended_clean_instead_of_restoring_again() -> None:
+    clean = _joblog(("CPC3703", "COMPLETION", "12 objects restored from BILLIB to BILLIB."))
+    executor, backup, steps = _restore_after_lost_worker("*OUTQ", clean)
+    pending = executor.run(steps)
+    assert pending is not None and pending.params == [f"100003/SIMUSER/{steps[1].job}"]
+    assert not [c for c in backup.sent if c.startswith("QSYS/SBMJOB")]
+    attached = [e for e in executor.state.log if e["result"] == "attached"]
+    assert "ended OK" in attached[0]["detail"]
+
+
+def test_a_retry_runs_again_a_restore_that_ended_partial() -> None:
+    partial = _joblog(("CPF3773", "ESCAPE", "11 objects restored. 1 not restored to BILLIB."))
+    executor, backup, steps = _restore_after_lost_worker("*OUTQ", partial)
+    pending = executor.run(steps)
+    assert pending is not None and pending.params == [f"100009/SIMUSER/{steps[1].job}"]
+    assert len([c for c in backup.sent if c.startswith("QSYS/SBMJOB")]) == 1
+
+
+def test_a_retry_never_submits_a_second_job_while_the_first_waits_on_its_job_queue() -> None:
+    executor, backup, steps = _restore_after_lost_worker("*JOBQ", [])
+    pending = executor.run(steps)
+    assert pending is not None and pending.params == [f"100003/SIMUSER/{steps[1].job}"]
+    assert not [c for c in backup.sent if c.startswith("QSYS/SBMJOB")]
+
+
 def test_the_node_clock_statement_is_in_the_catalog() -> None:
     assert sql.CATALOG["node_clock"].columns == ("NOW",)
 
