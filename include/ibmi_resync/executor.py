@@ -201,7 +201,12 @@ class Executor:
         next, as if this attempt had waited for it). A restore that ended otherwise runs
         again. Saves are not reused: their task clears the save file before the SBMJOB."""
         assert step.job is not None
-        for qualified, status in reversed(node.find_other_jobs(step.job)):
+        try:
+            earlier = node.find_other_jobs(step.job)
+        except Exception as error:  # JOB_INFO's columns are [G] (sql.py): never block on it
+            self.say(f"could not look for earlier jobs {step.job} ({error}); submitting")
+            return None
+        for qualified, status in reversed(earlier):
             if status in ("*JOBQ", "*ACTIVE"):
                 self._record(index, step, "attached", f"job {qualified} is {status}")
                 return qualified
