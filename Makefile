@@ -41,6 +41,9 @@ plan: $(STAMP)
 # The resync on a real Airflow deployment (scripts/deployment.py); state and logs in .state/.
 # DEMO_CONF adds to the run's conf, e.g. make demo DEMO_CONF='{"dry_run": true}'.
 export DEMO_CONF
+# DEMO_DAG picks the DAG: icluster_resync (default), icluster_rehearsal, icluster_network_sync
+# (the network sync needs DEMO_CONF='{"groups": ["BILLING"]}').
+export DEMO_DAG
 demo: $(STAMP)
 	$(PY) scripts/demo.py run
 

@@ -36,7 +36,10 @@ DEFAULT_CONF = {"approvals_required": False}
 
 
 def _conf(text: str | None) -> dict:
-    conf = dict(DEFAULT_CONF)
+    if d.DAG_ID not in d.DAG_IDS:
+        raise d.DeploymentError(f"DEMO_DAG={d.DAG_ID!r}: use one of {', '.join(d.DAG_IDS)}")
+    # Only the resync has an approval to switch off; the others take their own form.
+    conf = dict(DEFAULT_CONF) if d.DAG_ID == "icluster_resync" else {}
     text = text if text is not None else os.environ.get("DEMO_CONF", "")
     if text.strip():
         try:

@@ -44,7 +44,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parents[1]
-DAG_ID = "icluster_resync"
+# The DAG the demo triggers and follows: the resync, or (make demo DEMO_DAG=...) the
+# rehearsal or the network sync, which run on the same deployment and pair.
+DAG_IDS = ("icluster_resync", "icluster_rehearsal", "icluster_network_sync")
+DAG_ID = os.environ.get("DEMO_DAG") or DAG_IDS[0]
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 CELERY_WORKER = "celery-worker"
 DEFAULT_METADATA_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/icluster_resync_airflow"

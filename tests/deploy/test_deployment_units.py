@@ -151,3 +151,17 @@ def test_the_demo_conf(monkeypatch: pytest.MonkeyPatch) -> None:
         demo._conf("{dry_run: true}")
     with pytest.raises(d.DeploymentError, match="JSON object"):
         demo._conf("[1]")
+
+
+def test_the_demo_runs_the_rehearsal_or_the_network_sync_on_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DEMO_CONF", raising=False)
+    monkeypatch.setattr(d, "DAG_ID", "icluster_rehearsal")
+    assert demo._conf(None) == {}  # no approval to switch off in the rehearsal
+    monkeypatch.setattr(d, "DAG_ID", "icluster_network_sync")
+    assert demo._conf('{"groups": ["BILLING"]}') == {"groups": ["BILLING"]}
+    monkeypatch.setattr(d, "DAG_ID", "nosuch")
+    with pytest.raises(d.DeploymentError, match="DEMO_DAG='nosuch'"):
+        demo._conf(None)
+    assert set(d.DAG_IDS) == {p.stem for p in (d.ROOT / "dags").glob("icluster_*.py")}
