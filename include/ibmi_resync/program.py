@@ -542,8 +542,10 @@ def _end_applications(b: _Builder, groups: tuple[Group, ...]) -> None:
             )
 
 
-def _mark_group(b: _Builder, group: Group) -> None:
-    plan, phase, profile = b.plan, Phase.MARK_POSITIONS, b.profile
+def _end_group(b: _Builder, phase: Phase, group: Group, *, why: str, timeout: float) -> None:
+    """Know the group, end its continuous sync check and the group itself if they run, and
+    wait until it is *INACTIVE: what both a mark and a refresh need first (icluster.md §4.1)."""
+    plan, profile = b.plan, b.profile
     status = b.site("group_status")
     b.query(phase, "PRIMARY", status, (group.name,), check="group_known", group=group.name)
     b.cl(
@@ -562,7 +564,7 @@ def _mark_group(b: _Builder, group: Group) -> None:
         ),
         group=group.name,
         guard="group_active",
-        condition="if the group is active",
+        condition=f"if the group is active{why}",
     )
     b.wait(
         phase,
@@ -571,10 +573,15 @@ def _mark_group(b: _Builder, group: Group) -> None:
         (group.name,),
         {"kind": "status_is", "status": profile.status.inactive},
         until=f"STATUS = {profile.status.inactive}",
-        timeout=plan.timeouts.mark_positions,
+        timeout=timeout,
         poll=plan.poll_intervals.event_log,
         group=group.name,
     )
+
+
+def _mark_group(b: _Builder, group: Group) -> None:
+    plan, phase, profile = b.plan, Phase.MARK_POSITIONS, b.profile
+    _end_group(b, phase, group, why="", timeout=plan.timeouts.mark_positions)
     b.cl(
         phase,
         "PRIMARY",
@@ -1017,37 +1024,14 @@ def _refresh_group(b: _Builder, group: Group) -> None:
     §9). The applications keep running: the refresh copies the objects while they change and
     replication applies what was journaled meanwhile [I]."""
     plan, phase, profile = b.plan, Phase.START_REPLICATION, b.profile
-    status = b.site("group_status")
-    b.query(phase, "PRIMARY", status, (group.name,), check="group_known", group=group.name)
-    b.cl(
+    _end_group(
+        b,
         phase,
-        "PRIMARY",
-        profile.command("end_sync_check", group=group.name),
-        group=group.name,
-        guard="continuous_sync_check",
-        condition="if a continuous sync check runs (icluster.md §4.1)",
-    )
-    b.cl(
-        phase,
-        "PRIMARY",
-        profile.command(
-            "end_group", group=group.name, delay=plan.applications.controlled_end_seconds
-        ),
-        group=group.name,
-        guard="group_active",
-        condition="if the group is active: only an ended group starts with a refresh",
-    )
-    b.wait(
-        phase,
-        "PRIMARY",
-        status,
-        (group.name,),
-        {"kind": "status_is", "status": profile.status.inactive},
-        until=f"STATUS = {profile.status.inactive}",
+        group,
+        why=": only an ended group starts with a refresh",
         timeout=plan.applications.controlled_end_seconds + plan.timeouts.subsystem_end,
-        poll=plan.poll_intervals.event_log,
-        group=group.name,
     )
+    status = b.site("group_status")
     b.batch(
         phase,
         "PRIMARY",
