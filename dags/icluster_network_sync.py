@@ -20,13 +20,12 @@ See docs/network-sync.md.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
-from airflow.sdk import DAG, Asset, Param, task, task_group
+from airflow.sdk import DAG, Asset, task, task_group
 from airflow.sdk.exceptions import AirflowFailException
 
 from ibmi_resync.plan import PlanError, RunOptions, load_plan
+from icluster_resync.dag_parts import dry_run_param, groups_param, task_defaults
 from icluster_resync.network_sync import NetworkSyncTaskOperator
 from icluster_resync.notifications import resync_notifiers
 from icluster_resync.operators import ResyncTaskOperator, plan_path
@@ -48,20 +47,12 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["ibm-i", "icluster", "resync", "network-sync"],
-    default_args={
-        "owner": "ibm-i-ha",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        **NOTIFY.task_defaults,
-    },
+    default_args=task_defaults(**NOTIFY.task_defaults),
     params={
-        "groups": Param(
-            [],
-            type="array",
-            items={"type": "string", "enum": list(PLAN.group_names)},
-            description="Replication groups to synchronise over the network (at least one).",
+        "groups": groups_param(
+            PLAN, "Replication groups to synchronise over the network (at least one)."
         ),
-        "dry_run": Param(False, type="boolean", description="Log the commands, change nothing."),
+        "dry_run": dry_run_param(),
     },
 ) as dag:
 

@@ -22,14 +22,13 @@ applications' locks and is slower than in the outage. See docs/rehearsal-and-win
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
-from airflow.sdk import DAG, Param, task, task_group
+from airflow.sdk import DAG, task, task_group
 from airflow.sdk.exceptions import AirflowFailException
 
 from ibmi_resync.plan import PlanError, RunOptions, load_plan
 from ibmi_resync.rehearsal import groups_ended
+from icluster_resync.dag_parts import dry_run_param, groups_param, task_defaults
 from icluster_resync.operators import ResyncTaskOperator, plan_path
 from icluster_resync.rehearsal import RehearsalRestartOperator, write_rehearsal_report
 from icluster_resync.reporting import _results
@@ -46,15 +45,12 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["ibm-i", "icluster", "rehearsal"],
-    default_args={"owner": "ibm-i-ha", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args=task_defaults(),
     params={
-        "groups": Param(
-            [],
-            type="array",
-            items={"type": "string", "enum": list(PLAN.group_names)},
-            description="Replication groups to rehearse; empty means all of the plan's groups.",
+        "groups": groups_param(
+            PLAN, "Replication groups to rehearse; empty means all of the plan's groups."
         ),
-        "dry_run": Param(False, type="boolean", description="Log the commands, change nothing."),
+        "dry_run": dry_run_param(),
     },
 ) as dag:
 

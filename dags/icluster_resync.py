@@ -35,6 +35,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from ibmi_resync.forecast import forecast_from_folder
 from ibmi_resync.plan import PlanError, RunOptions, load_plan
 from ibmi_resync.window import Decision, decide
+from icluster_resync.dag_parts import dry_run_param, groups_param, task_defaults
 from icluster_resync.notifications import resync_notifiers
 from icluster_resync.operators import ResyncTaskOperator, plan_path, run_options
 from icluster_resync.reporting import reports_folder, write_run_report
@@ -61,20 +62,12 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["ibm-i", "icluster", "resync"],
-    default_args={
-        "owner": "ibm-i-ha",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        **NOTIFY.task_defaults,
-    },
+    default_args=task_defaults(**NOTIFY.task_defaults),
     params={
-        "groups": Param(
-            [],
-            type="array",
-            items={"type": "string", "enum": list(PLAN.group_names)},
-            description="Replication groups to resync; empty means all of the plan's groups.",
+        "groups": groups_param(
+            PLAN, "Replication groups to resync; empty means all of the plan's groups."
         ),
-        "dry_run": Param(False, type="boolean", description="Log the commands, change nothing."),
+        "dry_run": dry_run_param(),
         "approvals_required": Param(
             PLAN.approvals_required,
             type="boolean",
