@@ -4,58 +4,19 @@ and a failure in pre-flight fails the run with a report that names it."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ibmi_resync.node import IbmiNode
+from tests.dags.fake_pair import HealthyNode, install
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Scripted:
-    """Answers like a healthy pair; records every command line sent."""
-
-    def __init__(self, name: str, role: str, sent: list[str]) -> None:
-        self.name, self.role, self.sent = name, role, sent
-
-    def execute(self, line: str) -> tuple[int, str, str]:
-        self.sent.append(line)
-        return 0, "", ""
-
-    def fetch(self, text: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        if "LOCAL_NODE" in text:
-            return [{"NODE": self.name, "ROLE": self.role}]
-        status = "*ACTIVE" if "ICSIM" in text else "ACTIVE"
-        return [{"STATUS": status, "OBJECT_COUNT": 3, "SYSTEM_ASP_USED": 40.0}]
-
-
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch, airflow_db: Path) -> list[str]:
-    from icluster_resync import operators
-
-    lines: list[str] = []
-
-    @contextlib.contextmanager
-    def scripted_node(plan, role, *, dry_run=False, journal=None) -> Iterator[IbmiNode]:
-        spec = plan.primary if role == "PRIMARY" else plan.backup
-        fake = Scripted(spec.name, spec.role, lines)
-        yield IbmiNode(
-            name=spec.name,
-            role=spec.role,
-            shell=fake,
-            database=fake,
-            profile=plan.site_profile,
-            dry_run=dry_run,
-        )
-
-    monkeypatch.setattr(operators, "open_node", scripted_node)
-    monkeypatch.setenv("IBMI_RESYNC_REPORTS", str(airflow_db / "reports"))
-    return lines
+    return install(monkeypatch, airflow_db / "reports", everything=False)
 
 
 def _dag():
@@ -97,7 +58,7 @@ def test_a_dry_run_walks_every_task_and_sends_only_reads(sent: list[str], groups
 def test_a_failed_preflight_fails_the_run_and_the_report_says_why(
     sent: list[str], monkeypatch: pytest.MonkeyPatch, airflow_db: Path
 ) -> None:
-    monkeypatch.setattr(Scripted, "fetch", lambda self, text, params: [])
+    monkeypatch.setattr(HealthyNode, "fetch", lambda self, text, params: [])
     run = _dag().test(run_conf={"dry_run": True, "groups": ["ORDERS"]})
     states = _states(run)
     assert str(run.state) == "failed"

@@ -17,10 +17,8 @@ file to the DAG and to its first node-touching task.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import re
-from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,54 +32,16 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ibmi_resync.names import NAME_MAX
-from ibmi_resync.node import IbmiNode
+from tests.dags.fake_pair import install
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUPS = ["SYSTEM", "ORDERS", "BILLING"]  # the demo plan's groups, in plan order
 FORM_KEYS = ("groups", "dry_run", "approvals_required", "transfer_mode")
 
 
-class Recording:
-    """A healthy scripted node that records every command line and every SQL it is sent."""
-
-    def __init__(self, name: str, role: str, sent: list[str]) -> None:
-        self.name, self.role, self.sent = name, role, sent
-
-    def execute(self, line: str) -> tuple[int, str, str]:
-        self.sent.append(line)
-        return 0, "", ""
-
-    def fetch(self, text: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        self.sent.append(f"SQL {text} {list(params)}")
-        if "LOCAL_NODE" in text:
-            return [{"NODE": self.name, "ROLE": self.role}]
-        status = "*ACTIVE" if "ICSIM" in text else "ACTIVE"
-        return [{"STATUS": status, "OBJECT_COUNT": 3, "SYSTEM_ASP_USED": 40.0}]
-
-
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch, airflow_db: Path) -> list[str]:
-    from icluster_resync import operators
-
-    lines: list[str] = []
-
-    @contextlib.contextmanager
-    def recording_node(plan, role, *, dry_run=False, journal=None) -> Iterator[IbmiNode]:
-        spec = plan.primary if role == "PRIMARY" else plan.backup
-        lines.append(f"OPEN {role}")
-        fake = Recording(spec.name, spec.role, lines)
-        yield IbmiNode(
-            name=spec.name,
-            role=spec.role,
-            shell=fake,
-            database=fake,
-            profile=plan.site_profile,
-            dry_run=dry_run,
-        )
-
-    monkeypatch.setattr(operators, "open_node", recording_node)
-    monkeypatch.setenv("IBMI_RESYNC_REPORTS", str(airflow_db / "reports"))
-    return lines
+    return install(monkeypatch, airflow_db / "reports", everything=True)
 
 
 @pytest.fixture(scope="module")
