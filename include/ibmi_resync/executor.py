@@ -28,6 +28,7 @@ from ibmi_resync.program import (
     Later,
     Step,
 )
+from ibmi_resync.waits import Verdict, evaluate
 
 __all__ = ["HELD_FAILURES", "Executor", "PendingWait", "RunState", "SaveFileMover", "StepFailed"]
 
@@ -118,7 +119,15 @@ class Executor:
         for index in range(start, len(steps)):
             step = steps[index]
             if step.kind == "WAIT":
-                return self._pending(index, step)
+                pending = self._pending(index, step)
+                verdict = self._poll_once(pending)
+                if verdict is None or not (verdict.done and verdict.ok):
+                    return pending
+                # Already over: no deferral round trip (seconds to a minute on a busy
+                # scheduler) for a job that ended or a group already inactive.
+                event = {"status": "done", "seen": verdict.seen, "details": verdict.details}
+                self.resume(steps, index, event)
+                continue
             handler = self._handlers.get(step.kind)
             if handler is None:
                 raise StepFailed(step, step.node, f"{step.kind} steps are run by their own task")
@@ -368,6 +377,19 @@ class Executor:
                 raise StepFailed(step, step.node, f"no start time recorded for {value!r}")
             return started
         raise StepFailed(step, step.node, f"cannot resolve {value!r}")
+
+    def _poll_once(self, pending: PendingWait) -> Verdict | None:
+        """One poll of the wait on the connection this task already has; None when it is
+        not open or the poll fails (the deferred trigger then polls, with its own retries)."""
+        node = self.nodes.get(pending.node)
+        if node is None:
+            return None
+        try:
+            rows = node.database.fetch(pending.sql, pending.params)
+            return evaluate(pending.condition, rows)
+        except Exception as error:  # the trigger's polls decide; this one only saves time
+            self.say(f"first poll of the wait failed ({type(error).__name__}); deferring")
+            return None
 
     def _pending(self, index: int, step: Step) -> PendingWait:
         assert step.statement is not None and step.wait is not None

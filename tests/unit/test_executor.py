@@ -119,12 +119,12 @@ def test_an_ended_subsystem_is_not_ended_again_and_stray_jobs_stop_the_run() -> 
     primary.sql["ACTIVE_JOB_INFO"] = lambda _p: [{"JOB_NAME": "123456/CLERK/QPADEV0001"}]
     steps = _phase(Phase.END_APPLICATIONS)
     executor = Executor(nodes)
-    pending = executor.run(steps)
-    assert primary.sent == []
-    assert pending is not None
-    executor.resume(steps, pending.index, {"status": "done", "seen": "STATUS=INACTIVE"})
+    # The wait for INACTIVE is over at its first poll: no deferral, the walk goes on.
     with pytest.raises(StepFailed, match=r"1 user job\(s\) still active: 123456/CLERK/QPADEV0001"):
-        executor.run(steps, pending.index + 1)
+        executor.run(steps)
+    assert primary.sent == []
+    waits = [e for e in executor.state.log if e["kind"] == "WAIT"]
+    assert waits and waits[0]["result"] == "done"
 
 
 def test_mark_positions_waits_for_a_message_written_after_the_mark_started() -> None:
