@@ -228,6 +228,22 @@ def build_report(
         where += f"[{failure['group']}]" if failure.get("group") else ""
         reasons.append(f"{where}: {failure.get('message')}")
     notes: list[str] = []
+    # Re-runs (a retry, or failed instances cleared and run again): what the earlier attempts
+    # finished was kept, so the report says which task ran again and which steps it found done.
+    attempts = [
+        {"task": r["task"], "group": r.get("group"), "attempt": int(r["attempt"])}
+        for r in results
+        if r.get("task") and r.get("attempt")
+    ]
+    for run in attempts:
+        if run["attempt"] > 1:
+            where = run["task"] + (f"[{run['group']}]" if run["group"] else "")
+            notes.append(f"{where} ran again (attempt {run['attempt']})")
+    not_redone = [
+        {k: e.get(k) for k in ("phase", "group", "subject", "result", "detail", "text")}
+        for e in entries
+        if e.get("result") in ("skipped", "attached")
+    ]
     for record in groups.values():
         for check in record.get("sync_checks", []):
             count = check["differences"]
@@ -261,6 +277,8 @@ def build_report(
         "started": entries[0]["at"] if entries else None,
         "ended": entries[-1]["at"] if entries else None,
         "task_states": dict(sorted(task_states.items())),
+        "attempts": attempts,
+        "not_redone": not_redone,
         "approvals": list(approvals),
         "groups": sorted(groups.values(), key=lambda record: record["group"]),
         "libraries": dict(sorted(libraries.items())),

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PLAN = Path(__file__).resolve().parents[2] / "config" / "demo-plan.yaml"
 # Keys of a task's XCom that describe the task, not what it learned about the nodes.
-_NOT_VALUES = frozenset({"task", "group", "log", "dry_run", "steps", "held_failures"})
+_NOT_VALUES = frozenset({"task", "group", "log", "dry_run", "steps", "held_failures", "attempt"})
 # Values keyed by a step's index within its own task: meaningless in another task's slice.
 _STEP_LOCAL = ("outcome:", "found:", "timed_out:")
 # Errors that retrying cannot fix: the task fails at once, naming the cause, without retries.
@@ -96,7 +96,7 @@ class ResyncTaskOperator(BaseOperator):
         id) in the XCom ``failure``, so the run report says why, not only which task failed.
         A retry starts with the task's XComs cleared, so only the last attempt's stays."""
         try:
-            return call(*args)
+            result = call(*args)
         except Exception as error:  # TaskDeferred is a BaseException: a deferral passes
             message = str(error) or type(error).__name__
             failure = {"task": self.resync_task, "group": self.group, "message": message}
@@ -104,6 +104,10 @@ class ResyncTaskOperator(BaseOperator):
             if ti is not None:  # a task instance is there in every real run
                 ti.xcom_push(key="failure", value=failure)
             raise
+        attempt = getattr(context.get("ti"), "try_number", None)
+        if isinstance(attempt, int) and isinstance(result, dict):
+            result["attempt"] = attempt  # the report says which tasks ran again
+        return result
 
     def _start(self, context: Context) -> dict[str, Any]:
         if TASKS[self.resync_task].per_group and not self.group:

@@ -101,6 +101,43 @@ def test_a_failed_task_fails_the_run_and_groups_and_libraries_are_listed() -> No
     assert report["libraries"] == {"ORDLIB": {"count": 12, "saved": 12}}
 
 
+def test_a_re_run_is_noted_with_what_it_found_already_done() -> None:
+    """Failed instances cleared and run again: the report names the task that ran again, and
+    the steps it did not redo (skipped by their guard, or attached to an earlier job)."""
+    again = {
+        "task": "restore_group",
+        "group": "BILLING",
+        "attempt": 2,
+        "log": [
+            {
+                "at": "2026-11-25T01:10:00",
+                "phase": 6,
+                "group": "BILLING",
+                "subject": "BILLIB",
+                "kind": "SBMJOB",
+                "result": "attached",
+                "text": "QSYS/SBMJOB ...",
+                "detail": "job 100003/SIMUSER/RLX of an earlier attempt ended OK",
+            },
+        ],
+    }
+    first = {"task": "save_group", "group": "ORDERS", "attempt": 1, "log": []}
+    report = build_report(
+        plan_name="demo",
+        run_id="r1",
+        task_results=[first, again],
+        task_states={"restore.restore_group": "success"},
+    )
+    assert "restore_group[BILLING] ran again (attempt 2)" in report["notes"]
+    assert not any("save_group" in note for note in report["notes"])
+    assert {(a["task"], a["attempt"]) for a in report["attempts"]} == {
+        ("save_group", 1),
+        ("restore_group", 2),
+    }
+    (kept,) = report["not_redone"]
+    assert kept["subject"] == "BILLIB" and "ended OK" in kept["detail"]
+
+
 class _Tags(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
