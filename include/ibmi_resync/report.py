@@ -586,6 +586,64 @@ def _who(user: Any) -> str:
     return str(user or "?")
 
 
+def compare_with_history(
+    report: Mapping[str, Any],
+    past: Iterable[Mapping[str, Any]],
+    forecast: Mapping[str, Any] | None,
+    *,
+    runs: int = 5,
+) -> dict[str, Any]:
+    """This run next to the forecast made from the runs before it and next to those runs
+    (issue 8 item 4): outage and whole-run seconds, so the next window is negotiated from
+    figures, and a forecast that was far off shows."""
+
+    def figures(r: Mapping[str, Any]) -> dict[str, Any]:
+        started, ended = _parse(r.get("started")), _parse(r.get("ended"))
+        return {
+            "run_id": r.get("run_id"),
+            "started": r.get("started"),
+            "status": r.get("status"),
+            "outage_seconds": (r.get("outage") or {}).get("seconds"),
+            "total_seconds": _seconds(started, ended) if started and ended else None,
+        }
+
+    this = figures(report)
+    earlier = [figures(r) for r in past if r.get("run_id") != report.get("run_id")][:runs]
+    result: dict[str, Any] = {"this_run": this, "past_runs": earlier, "forecast": None}
+    if forecast:
+        result["forecast"] = {
+            key: forecast.get(key)
+            for key in ("outage_seconds", "outage_source", "total_seconds", "total_source")
+        }
+    return result
+
+
+def _comparison_table(report: Mapping[str, Any]) -> str:
+    comparison = report.get("comparison") or {}
+    if not comparison.get("this_run"):
+        return ""
+    e = html.escape
+
+    def seconds(value: Any) -> str:
+        return "?" if value is None else _duration(float(value))
+
+    rows = [("this run", comparison["this_run"])]
+    forecast = comparison.get("forecast") or {}
+    if forecast:
+        rows.append((f"forecast ({forecast.get('outage_source') or '?'})", forecast))
+    rows += [(str(r.get("run_id")), r) for r in comparison.get("past_runs") or []]
+    body = "".join(
+        f"<tr><td>{e(label)}</td><td>{e(str(r.get('status') or ''))}</td>"
+        f"<td>{e(seconds(r.get('outage_seconds')))}</td>"
+        f"<td>{e(seconds(r.get('total_seconds')))}</td></tr>"
+        for label, r in rows
+    )
+    return (
+        "<h2>Against the forecast and past runs</h2><table><tr><th>run</th><th>status</th>"
+        f"<th>outage</th><th>whole run</th></tr>{body}</table>"
+    )
+
+
 def render_html(report: Mapping[str, Any]) -> str:
     """A self-contained page (no scripts, no external files) for the run's record: the
     timeline, the per-group table, libraries and every step."""
@@ -638,6 +696,7 @@ replication group (its own tasks); the shaded band is the outage.</p>
 {_timeline_svg(report)}
 {_legend(report)}
 <h2>Groups</h2>{_group_table(report)}
+{_comparison_table(report)}
 <h2>Libraries</h2><table><tr><th>library</th><th>objects on PRIMARY</th><th>saved</th>
 <th>restored</th></tr>{libraries}</table>
 <h2>Steps</h2><table><tr><th>at</th><th>node</th><th>group</th><th>kind</th><th>result</th>

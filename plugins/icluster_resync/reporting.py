@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ibmi_resync.forecast import forecast, load_reports
 from ibmi_resync.plan import Plan
-from ibmi_resync.report import build_report, render_html
+from ibmi_resync.report import build_report, compare_with_history, render_html
 
 
 def reports_folder() -> Path:
@@ -68,6 +70,19 @@ def _approvals(context: Mapping[str, Any], states: Mapping[str, str]) -> list[di
     return found
 
 
+def _comparison(plan: Plan, report: Mapping[str, Any]) -> dict[str, Any]:
+    """This run against the forecast the earlier reports give and against those runs; an
+    unreadable history is said, never a reason for the report not to be written."""
+    try:
+        resyncs, rehearsals = load_reports(reports_folder())
+        earlier = [r for r in resyncs if r.get("run_id") != report["run_id"]]
+        history = [r for r in earlier if r.get("plan") == plan.name]
+        predicted = asdict(forecast(plan, history, rehearsals))
+        return compare_with_history(report, history, predicted)
+    except Exception as error:  # the report matters more than the comparison
+        return {"error": f"{type(error).__name__}: {error}"}
+
+
 def write_run_report(context: Mapping[str, Any], plan: Plan, task_ids: list[str]) -> dict[str, Any]:
     ti, dag_run = context["ti"], context["dag_run"]
     results = [r for task_id in task_ids for r in _results(ti.xcom_pull(task_ids=task_id))]
@@ -95,6 +110,8 @@ def write_run_report(context: Mapping[str, Any], plan: Plan, task_ids: list[str]
     run_start = getattr(dag_run, "start_date", None)
     report["run_started"] = run_start.isoformat() if run_start else None
     report["report_written"] = datetime.now(UTC).isoformat(timespec="seconds")
+    if dag_run.dag_id == "icluster_resync":
+        report["comparison"] = _comparison(plan, report)
     folder = run_folder(dag_run.run_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n")

@@ -153,6 +153,11 @@ def test_a_one_group_run_touches_only_that_group(demo_pair: SimPair, reports: Pa
     assert [c for c in sent if any(name in c for name in others)] == []
     assert any("GROUP(BILLING)" in c for c in sent) and any("BILLIB" in c for c in sent)
     assert _in_sync(demo_pair, ["BILLIB"]) == {}
+    # The report compares the run with the forecast and the runs before it (in this session).
+    comparison = _report(reports, run.run_id)["comparison"]
+    assert "error" not in comparison, comparison
+    assert comparison["this_run"]["run_id"] == run.run_id
+    assert comparison["this_run"]["outage_seconds"] is not None
 
 
 def test_no_secret_reaches_logs_xcom_report_or_plan_output(

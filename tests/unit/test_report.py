@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
-from ibmi_resync.report import build_report, render_html
+from ibmi_resync.report import build_report, compare_with_history, render_html
 
 PATTERN = "(?P<differences>[0-9]+) objects? out of sync"
 
@@ -136,6 +136,29 @@ def test_a_re_run_is_noted_with_what_it_found_already_done() -> None:
     }
     (kept,) = report["not_redone"]
     assert kept["subject"] == "BILLIB" and "ended OK" in kept["detail"]
+
+
+def test_the_run_is_compared_with_the_forecast_and_past_runs() -> None:
+    """The page puts this run's outage and whole-run time next to the forecast the earlier
+    runs gave and next to those runs (issue 8 item 4)."""
+    past = {
+        "run_id": "r0",
+        "status": "OK",
+        "started": "2026-08-01T01:00:00",
+        "ended": "2026-08-01T01:20:00",
+        "outage": {"seconds": 600.0},
+    }
+    report = build_report(plan_name="demo", run_id="r1", task_results=RESULTS, task_states={})
+    forecast = {"outage_seconds": 540.0, "outage_source": "1 past run", "total_seconds": 1200.0}
+    report["comparison"] = compare_with_history(report, [past, report], forecast)
+    comparison = report["comparison"]
+    assert [r["run_id"] for r in comparison["past_runs"]] == ["r0"]  # not this run itself
+    assert comparison["past_runs"][0]["total_seconds"] == 1200.0
+    assert comparison["forecast"]["outage_seconds"] == 540.0
+    page = render_html(report)
+    table = page.split("Against the forecast and past runs", 1)[1]
+    assert "forecast (1 past run)" in table and "9 min 0 s" in table and "10 min 0 s" in table
+    assert "r0" in table and "20 min 0 s" in table
 
 
 class _Tags(HTMLParser):
