@@ -166,6 +166,9 @@ def _run_fail_clear_and_check(api: d.Api, settings: d.Settings, pair: SimPair) -
     assert libraries and all(libraries.values()), libraries
     report = _report(second)
     assert report["status"] in ("OK", "WARN") and report["failures"] == [], report
+    # ... and what ran again: BILLING's restore on its second attempt, ORDERS' kept.
+    assert "restore_group[BILLING] ran again (attempt 2)" in report["notes"], report["notes"]
+    assert not any("[ORDERS] ran again" in note for note in report["notes"]), report["notes"]
 
 
 def _report(summary: dict[str, Any]) -> dict[str, Any]:
