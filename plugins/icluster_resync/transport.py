@@ -72,18 +72,26 @@ class SshShell:
         hook = self.hook
         where = f"{self.node or hook.remote_host}: SSH sign-on as {hook.username} to "
         where += f"{hook.remote_host}:{hook.port} (connection {self.ssh_conn_id}) failed"
-        banner = _auth_banner(hook.remote_host, int(hook.port or 22), hook.username or "")
+        banner = _auth_banner(
+            hook.remote_host, int(hook.port or 22), hook.username or "", hook.host_key
+        )
         return f"{where}: {banner or type(error).__name__ + ': ' + str(error)}", bool(banner)
 
 
-def _auth_banner(host: str, port: int, user: str) -> str:
-    """The banner the SSH server sends when authentication starts ('' if none or down)."""
+def _auth_banner(host: str, port: int, user: str, host_key: Any) -> str:
+    """The banner the SSH server sends when authentication starts ('' if none or down).
+    The user name is sent only to the host whose key the connection names: host-key
+    checking stays on here too."""
     import paramiko
 
+    if host_key is None:
+        return ""
     transport = None
     try:
         transport = paramiko.Transport((host, port))
         transport.start_client(timeout=10)
+        if transport.get_remote_server_key().asbytes() != host_key.asbytes():
+            return ""
         with contextlib.suppress(paramiko.SSHException):
             transport.auth_none(user)
         banner = transport.get_banner()
