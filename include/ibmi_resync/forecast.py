@@ -40,6 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ibmi_resync.notices import duration_text
 from ibmi_resync.plan import Plan
 from ibmi_resync.program import Phase
 
@@ -341,24 +342,14 @@ def forecast_from_folder(plan: Plan, folder: str | Path) -> Forecast:
     return forecast(plan, resyncs, rehearsals)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min {secs:02d} s" if minutes else f"{seconds:.1f} s"
-
-
 def render_text(result: Forecast) -> str:
     """The forecast for people: outage and total first, then phase by phase."""
     lines = [
         f"Forecast for plan {result.plan}",
-        f"  outage (applications down): {_duration(result.outage_seconds)}"
+        f"  outage (applications down): {duration_text(result.outage_seconds)}"
         f"  [{result.outage_source}]",
-        f"  whole run:                  {_duration(result.total_seconds)}  [{result.total_source}]",
+        f"  whole run:                  {duration_text(result.total_seconds)}"
+        f"  [{result.total_source}]",
         f"  past runs used: {', '.join(result.history) or 'none'}; rehearsal: "
         f"{result.rehearsal or 'none'}"
         + (f"; volume x{result.volume_ratio:.2f}" if result.volume_ratio is not None else ""),
@@ -367,7 +358,7 @@ def render_text(result: Forecast) -> str:
     ]
     for phase in result.phases:
         lines.append(
-            f"  {phase.phase:>2} {phase.title[:58]:<58} {_duration(phase.seconds):>11}  "
+            f"  {phase.phase:>2} {phase.title[:58]:<58} {duration_text(phase.seconds):>11}  "
             f"{phase.source}"
         )
     lines += [f"  note: {note}" for note in result.notes]

@@ -579,6 +579,22 @@ def _end_group(b: _Builder, phase: Phase, group: Group, *, why: str, timeout: fl
     )
 
 
+def _wait_group_active(b: _Builder, phase: Phase, group: Group) -> None:
+    """Until the group reads *ACTIVE: after a start at the mark, and after a refresh."""
+    plan, profile = b.plan, b.profile
+    b.wait(
+        phase,
+        "PRIMARY",
+        b.site("group_status"),
+        (group.name,),
+        {"kind": "status_is", "status": profile.status.active},
+        until=f"STATUS = {profile.status.active}",
+        timeout=plan.timeouts.latency,
+        poll=plan.poll_intervals.latency,
+        group=group.name,
+    )
+
+
 def _mark_group(b: _Builder, group: Group) -> None:
     plan, phase, profile = b.plan, Phase.MARK_POSITIONS, b.profile
     _end_group(b, phase, group, why="", timeout=plan.timeouts.mark_positions)
@@ -931,17 +947,7 @@ def _start_group(b: _Builder, group: Group, system_in_run: str | None) -> None:
         guard="mark_recorded",
         condition="only at the marked position recorded in phase 2",
     )
-    b.wait(
-        phase,
-        "PRIMARY",
-        status,
-        (group.name,),
-        {"kind": "status_is", "status": profile.status.active},
-        until=f"STATUS = {profile.status.active}",
-        timeout=plan.timeouts.latency,
-        poll=plan.poll_intervals.latency,
-        group=group.name,
-    )
+    _wait_group_active(b, phase, group)
 
 
 def _latency(b: _Builder, group: Group) -> None:
@@ -1031,7 +1037,6 @@ def _refresh_group(b: _Builder, group: Group) -> None:
         why=": only an ended group starts with a refresh",
         timeout=plan.applications.controlled_end_seconds + plan.timeouts.subsystem_end,
     )
-    status = b.site("group_status")
     b.batch(
         phase,
         "PRIMARY",
@@ -1052,17 +1057,7 @@ def _refresh_group(b: _Builder, group: Group) -> None:
         timeout=plan.timeouts.batch_job,
         notes=("the copy over the network: its time grows with the group's data (§9)",),
     )
-    b.wait(
-        phase,
-        "PRIMARY",
-        status,
-        (group.name,),
-        {"kind": "status_is", "status": profile.status.active},
-        until=f"STATUS = {profile.status.active}",
-        timeout=plan.timeouts.latency,
-        poll=plan.poll_intervals.latency,
-        group=group.name,
-    )
+    _wait_group_active(b, phase, group)
 
 
 def network_sync_program(
