@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -102,6 +104,43 @@ async def _sftp_asyncssh(info: dict[str, Any], local: Path, mib: int) -> dict[st
     return {"put_mb_s": mib * 1.048576 / put, "get_mb_s": mib * 1.048576 / get}
 
 
+def _sftp_openssh(pair: SimPair, local: Path, mib: int) -> dict[str, float] | None:
+    """OpenSSH's ``sftp`` client (C) against the simulator: the server's own throughput, with
+    no Python on the client side; None when the client is not installed."""
+    sftp = shutil.which("sftp")
+    if sftp is None:
+        return None
+    info = pair.info
+    node = info["nodes"]["backup"]
+    remote = "/QSYS.LIB/SAVFLIB.LIB/BENCHO.FILE"
+    pair.system("backup", "CRTSAVF FILE(SAVFLIB/BENCHO)")
+    command = [
+        sftp,
+        "-q",
+        "-b",
+        "-",
+        "-P",
+        str(node["ssh_port"]),
+        "-i",
+        node["private_key_path"],
+        "-o",
+        f"UserKnownHostsFile={info['known_hosts_path']}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        f"{node['user']}@{node['host']}",
+    ]
+    seconds = []
+    for batch in (f"put {local} {remote}\n", f"get {remote} {local}.back\n"):
+        started = time.perf_counter()
+        subprocess.run(command, input=batch.encode(), check=True, capture_output=True, timeout=600)
+        seconds.append(time.perf_counter() - started)
+    pair.system("backup", "DLTF FILE(SAVFLIB/BENCHO)")
+    Path(f"{local}.back").unlink()
+    return {"put_mb_s": mib * 1.048576 / seconds[0], "get_mb_s": mib * 1.048576 / seconds[1]}
+
+
 def _memory_mib(pid: int) -> float | None:
     """Resident memory of the simulator process (VmRSS), None when not readable."""
     try:
@@ -128,6 +167,7 @@ def run(state_dir: Path, *, sessions: int = 50, calls_each: int = 5, mib: int = 
                     out.write(os.urandom(1 << 20))
             report["sftp_paramiko"] = _sftp_paramiko(pair, local, mib)
             report["sftp_asyncssh"] = asyncio.run(_sftp_asyncssh(info, local, mib))
+            report["sftp_openssh"] = _sftp_openssh(pair, local, mib)
         report["simulator_rss_mib"] = _memory_mib(int(info["pid"]))
     finally:
         pair.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,8 @@ KINDS: Final[dict[str, tuple[str, bool]]] = {
     "corrupt_transfer": ("save file LIB/NAME", True),
     "unreachable": ("-", False),
     "drop_ssh": ("-", True),
+    "answer_late": ("words of the command line", True),
+    "restore_slow": ("library", True),
     "mark_slow": ("group", True),
     "mark_fails": ("group", True),
     "latency_stuck": ("group", False),
@@ -58,6 +61,9 @@ KINDS: Final[dict[str, tuple[str, bool]]] = {
 }
 # Kinds whose ``count`` is a size (objects), not a number of uses: they fire once.
 _COUNT_IS_SIZE: Final = {"lock_on_save", "restore_fails"}
+# One-shot kinds whose ``seconds`` is a delay (real seconds), not how long the fault holds.
+_SECONDS_IS_DELAY: Final = {"mark_slow", "answer_late", "restore_slow"}
+DELAY_DEFAULT_S: Final = 30.0  # the delay of those kinds when a test gives no ``seconds``
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS faults (
@@ -129,7 +135,7 @@ def row_values(
 
     One-shot kinds get ``remaining`` = count uses (1 for the two whose count is a number of
     objects); state kinds hold until cleared, or ``seconds`` when given (``unreachable`` needs
-    it; ``mark_slow`` uses it as the delay instead).
+    it; ``mark_slow``, ``answer_late`` and ``restore_slow`` use it as the delay instead).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(sorted(KINDS))}")
@@ -140,7 +146,7 @@ def row_values(
     one_shot = KINDS[kind][1]
     remaining = (1 if kind in _COUNT_IS_SIZE else count) if one_shot else None
     until = None
-    if seconds and kind != "mark_slow" and not one_shot:
+    if seconds and kind not in _SECONDS_IS_DELAY and not one_shot:
         until = datetime.now(UTC) + timedelta(seconds=seconds)
     return kind, _norm(target), count, seconds, remaining, until
 
@@ -192,6 +198,34 @@ async def take(node: Node, kind: str, target: str | None = None) -> Fault | None
         return None
     log.info("fault %s fired on %s (target %s)", kind, node.key, target)
     return Fault.from_row(row)
+
+
+async def take_matching(node: Node, kind: str, text: str) -> Fault | None:
+    """Consume one use of the oldest active fault of ``kind`` whose target words all occur in
+    ``text`` (a command line; a row without target matches every one); None if none."""
+    if node._pool is None:
+        return None
+    words = set(re.findall(r"[A-Z0-9_#@$./*]+", text.upper()))
+    rows = await node.pool.fetch(
+        f"SELECT id, target FROM faults WHERE kind = $1 AND {ACTIVE_SQL} ORDER BY id", kind
+    )
+    for row in rows:
+        if row["target"] is None or set(row["target"].split()) <= words:
+            taken = await node.pool.fetchrow(
+                "UPDATE faults SET remaining = CASE WHEN remaining IS NULL THEN NULL"
+                f" ELSE remaining - 1 END, fired = fired + 1 WHERE id = $1 AND {ACTIVE_SQL}"
+                " RETURNING *",
+                row["id"],
+            )
+            if taken is not None:
+                log.info("fault %s fired on %s (%s)", kind, node.key, row["target"])
+                return Fault.from_row(taken)
+    return None
+
+
+def delay_of(fault: Fault) -> float:
+    """Real seconds a delay fault (``_SECONDS_IS_DELAY``) holds its step back."""
+    return fault.seconds if fault.seconds is not None else DELAY_DEFAULT_S
 
 
 async def take_either(node: Node, kind: str, target: str | None = None) -> Fault | None:

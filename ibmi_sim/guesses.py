@@ -189,6 +189,12 @@ BEHAVIOUR_GUESSES: tuple[tuple[str, str], ...] = (
         "The exec channel closes with no output and no exit status 0.5 s after the command"
         " started (or when it ends); the command and its CL job run to their end.",
     ),
+    (
+        "fault answer_late",
+        "The command and its CL job run; the exit status is held `seconds` (real); a client"
+        " that goes away meanwhile gets none (what a worker killed mid-call leaves behind).",
+    ),
+    ("fault restore_slow", "The restore (RSTLIB/RSTOBJ/RST/RSTDLO) takes `seconds` longer."),
     ("fault mark_slow", "SIM1001 comes `seconds` (real) later than the mark's own duration."),
     ("fault mark_fails", "SIM1002 'journal receiver not available'; no position recorded."),
     (

@@ -608,7 +608,7 @@ async def run_mark(node: Node, group: str, nominal_seconds: float) -> None:
         await asyncio.sleep(node.cfg.scaled(nominal_seconds))
         slow = await faults.take_either(node, "mark_slow", group)
         if slow is not None:  # fault mark_slow: completion delayed by `seconds` (real)
-            await asyncio.sleep(slow.seconds if slow.seconds is not None else 30.0)
+            await asyncio.sleep(faults.delay_of(slow))
         if await faults.take_either(node, "mark_fails", group):
             # fault mark_fails: SIM1002 instead of SIM1001, no position recorded [G reason]
             await event(node, "SIM1002", group, "journal receiver not available", group=group)

@@ -13,6 +13,8 @@ if ! odbcinst -q -d 2>/dev/null | grep -qi 'postgresql unicode'; then
 fi
 command -v python3 >/dev/null 2>&1 || needed+=(python3)
 command -v chromium >/dev/null 2>&1 || needed+=(chromium)
+# OpenSSH's sftp and scp: the yardstick of the SFTP and transfer benchmarks.
+command -v sftp >/dev/null 2>&1 || needed+=(openssh-client)
 
 if [ ${#needed[@]} -eq 0 ]; then
   exit 0

@@ -238,6 +238,9 @@ async def _restore(
     refused = await faults.objects_not_restorable(
         node, target, [(o.name, o.obj_type) for _, o in chosen if not o.is_savf]
     )
+    slow = await faults.take(node, "restore_slow", target)
+    if slow is not None:  # fault restore_slow: this restore takes `seconds` (real) longer
+        await asyncio.sleep(faults.delay_of(slow))
     await restore_data(node, sum(o.size_bytes for _, o in chosen))
     restored = 0
     not_restored: list[tuple[str, tuple[object, ...]]] = []

@@ -114,7 +114,10 @@ def test_bench_script_reports_every_figure(sim_pair: SimPair) -> None:
         "concurrency",
         "sftp_paramiko",
         "sftp_asyncssh",
+        "sftp_openssh",
         "simulator_rss_mib",
     }
     assert report["concurrency"]["failures"] == 0
     assert report["sftp_asyncssh"]["put_mb_s"] > 0
+    # setup-system.sh installs OpenSSH's client (the transfer benchmark needs it too)
+    assert report["sftp_openssh"]["get_mb_s"] > 0

@@ -157,6 +157,45 @@ def test_drop_ssh_mid_command(pair: SimPair) -> None:
     assert pair.system("primary", "CHKOBJ OBJ(FLTDROP) OBJTYPE(*LIB)").rc == 0  # next: normal
 
 
+def test_answer_late_holds_the_exit_status_not_the_command(pair: SimPair) -> None:
+    """The command runs at once (its library exists while the client still waits); its exit
+    status comes `seconds` later. A line without all the target words is answered at once."""
+    for lib in ("FLTLATE", "FLTNOW"):
+        pair.system("primary", f"DLTLIB LIB({lib})")
+    pair.add_fault("primary", "answer_late", "CRTLIB FLTLATE", seconds=3)
+    assert pair.system("primary", "CRTLIB LIB(FLTNOW)").rc == 0  # no match: no delay
+    assert [f["fired"] for f in pair.faults("primary")] == [0]
+    client = pair.connect("primary")
+    try:
+        start = time.monotonic()
+        _stdin, stdout, _stderr = client.exec_command('system "CRTLIB LIB(FLTLATE)"', timeout=20)
+        wait_for(lambda: pair.query("primary", "SELECT 1 FROM libraries WHERE name = 'FLTLATE'"))
+        assert not stdout.channel.exit_status_ready()  # done on the node, not yet answered
+        status = stdout.channel.recv_exit_status()
+        waited = time.monotonic() - start
+    finally:
+        client.close()
+    assert status == 0 and waited >= 3, waited
+    assert [f["fired"] for f in pair.faults("primary")] == [1]
+
+
+def test_restore_slow_delays_that_restore(pair: SimPair) -> None:
+    _library(pair, "backup", "FLTSLOW")
+    _savf(pair, "backup", "FLTSLOW")
+    _ok(pair, "backup", "SAVLIB LIB(FLTSLOW) DEV(*SAVF) SAVF(SAVFLIB/FLTSLOW)")
+    restore = "RSTLIB SAVLIB(FLTSLOW) DEV(*SAVF) SAVF(SAVFLIB/FLTSLOW) RSTLIB(FLTSLOW2)"
+    pair.system("backup", "DLTLIB LIB(FLTSLOW2)")
+    start = time.monotonic()
+    _ok(pair, "backup", restore)
+    fast = time.monotonic() - start
+    pair.system("backup", "DLTLIB LIB(FLTSLOW2)")
+    pair.add_fault("backup", "restore_slow", "FLTSLOW2", seconds=2)
+    start = time.monotonic()
+    _ok(pair, "backup", restore)
+    assert time.monotonic() - start >= fast + 1.5
+    assert len(pair.objects("backup", "FLTSLOW2")) == len(pair.objects("backup", "FLTSLOW"))
+
+
 def _events(pair: SimPair, group: str, after: int) -> list[tuple[str, str]]:
     with pair.odbc("primary") as conn:
         rows = conn.execute(
