@@ -205,7 +205,9 @@ async def take_matching(node: Node, kind: str, text: str) -> Fault | None:
     ``text`` (a command line; a row without target matches every one); None if none."""
     if node._pool is None:
         return None
-    words = set(re.findall(r"[A-Z0-9_#@$./*]+", text.upper()))
+    # Words as CL names are written: 'QSYS/SBMJOB CMD(QSYS/RSTLIB SAVLIB(X))' holds SBMJOB,
+    # RSTLIB and X.
+    words = set(re.findall(r"[A-Z0-9_#@$.*]+", text.upper()))
     rows = await node.pool.fetch(
         f"SELECT id, target FROM faults WHERE kind = $1 AND {ACTIVE_SQL} ORDER BY id", kind
     )

@@ -536,18 +536,22 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def start_components(settings: Settings, out: TextIO | None = None) -> dict[str, int]:
-    """Start every component in its own session; record pid, command and start time."""
+def start_components(
+    settings: Settings, out: TextIO | None = None, names: Iterable[str] | None = None
+) -> dict[str, int]:
+    """Start every component (or those `names`, e.g. a triggerer that died) in its own
+    session; record pid, command and start time."""
     settings.component_logs.mkdir(parents=True, exist_ok=True)
     settings.pids.mkdir(parents=True, exist_ok=True)
-    if _port_in_use(settings.api_host, settings.api_port):
+    names = tuple(settings.components if names is None else names)
+    if "api-server" in names and _port_in_use(settings.api_host, settings.api_port):
         raise DeploymentError(
             f"port {settings.api_port} is taken by another program; stop it or choose another "
             "port with IBMI_RESYNC_API_PORT"
         )
     started: dict[str, int] = {}
     environment = env(settings)
-    for name in settings.components:
+    for name in names:
         command = component_command(settings, name)
         log = (settings.component_logs / f"{name}.log").open("ab")
         log.write(f"\n==== {datetime.now(UTC).isoformat()} {' '.join(command)}\n".encode())

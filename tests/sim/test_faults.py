@@ -163,12 +163,15 @@ def test_answer_late_holds_the_exit_status_not_the_command(pair: SimPair) -> Non
     for lib in ("FLTLATE", "FLTNOW"):
         pair.system("primary", f"DLTLIB LIB({lib})")
     pair.add_fault("primary", "answer_late", "CRTLIB FLTLATE", seconds=3)
+    assert pair.system("primary", "DLTLIB LIB(FLTLATE)").rc != 0  # no CRTLIB: no delay
     assert pair.system("primary", "CRTLIB LIB(FLTNOW)").rc == 0  # no match: no delay
     assert [f["fired"] for f in pair.faults("primary")] == [0]
     client = pair.connect("primary")
     try:
         start = time.monotonic()
-        _stdin, stdout, _stderr = client.exec_command('system "CRTLIB LIB(FLTLATE)"', timeout=20)
+        _stdin, stdout, _stderr = client.exec_command(
+            'system "QSYS/CRTLIB LIB(FLTLATE)"', timeout=20
+        )
         wait_for(lambda: pair.query("primary", "SELECT 1 FROM libraries WHERE name = 'FLTLATE'"))
         assert not stdout.channel.exit_status_ready()  # done on the node, not yet answered
         status = stdout.channel.recv_exit_status()
