@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ibmi_sim.bench import openssh_options
 from ibmi_sim.testing import SimPair
 
 SAVF_LIB = "RSYNCSAVF"
@@ -78,16 +79,7 @@ def _openssh(pair: SimPair, remote: str, target: str) -> float:
         raise RuntimeError("scp (OpenSSH client) is missing: apt-get install openssh-client")
     info = pair.info
     primary, backup = info["nodes"]["primary"], info["nodes"]["backup"]
-    common = [
-        "-o",
-        f"UserKnownHostsFile={info['known_hosts_path']}",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        "BatchMode=yes",
-        "-i",
-        primary["private_key_path"],
-    ]
+    common = openssh_options(info)
 
     def url(node: dict[str, Any], path: str) -> str:
         # scp://host:port/path is relative to the home directory; a second slash makes it

@@ -104,6 +104,21 @@ async def _sftp_asyncssh(info: dict[str, Any], local: Path, mib: int) -> dict[st
     return {"put_mb_s": mib * 1.048576 / put, "get_mb_s": mib * 1.048576 / get}
 
 
+def openssh_options(info: dict[str, Any]) -> list[str]:
+    """OpenSSH client options for the pair of ``info``: its client key, its host keys checked
+    (never accepted blindly), no prompt."""
+    return [
+        "-i",
+        info["nodes"]["primary"]["private_key_path"],
+        "-o",
+        f"UserKnownHostsFile={info['known_hosts_path']}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+    ]
+
+
 def _sftp_openssh(pair: SimPair, local: Path, mib: int) -> dict[str, float] | None:
     """OpenSSH's ``sftp`` client (C) against the simulator: the server's own throughput, with
     no Python on the client side; None when the client is not installed."""
@@ -121,14 +136,7 @@ def _sftp_openssh(pair: SimPair, local: Path, mib: int) -> dict[str, float] | No
         "-",
         "-P",
         str(node["ssh_port"]),
-        "-i",
-        node["private_key_path"],
-        "-o",
-        f"UserKnownHostsFile={info['known_hosts_path']}",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        "BatchMode=yes",
+        *openssh_options(info),
         f"{node['user']}@{node['host']}",
     ]
     seconds = []

@@ -33,7 +33,7 @@ from ibmi_sim.invariants import check_invariants
 from ibmi_sim.testing import SimPair, wait_for
 from scripts import deployment as d
 from tests.deploy.test_deployment import deployment  # noqa: F401  (the fixture)
-from tests.deploy.test_rerun_failed import _step
+from tests.deploy.test_rerun_failed import _step, deployed_pair
 from tests.e2e.test_resync_e2e import _commands, _last_id, _verb
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -92,15 +92,8 @@ def _restore_jobs(pair: SimPair, since: datetime) -> list[tuple[str, str, str | 
 def test_killing_the_worker_and_the_triggerer_mid_restore_restores_once(
     deployment: d.Settings,  # noqa: F811
 ) -> None:
-    settings = deployment
-    api, _ = d.up(settings, sys.stdout)
-    info = json.loads((settings.sim_state / "connections.json").read_text())
-    pair = SimPair(info, settings.sim_state)
-    try:
-        _kill_and_check(api, settings, pair)
-    finally:
-        pair.clear_faults()
-        pair.close()
+    with deployed_pair(deployment) as (api, pair):
+        _kill_and_check(api, deployment, pair)
 
 
 def _kill_and_check(api: d.Api, settings: d.Settings, pair: SimPair) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,16 +68,23 @@ def _clear(api: d.Api, run_id: str, task: tuple[str, int], *, dry_run: bool) -> 
     return answer["task_instances"]
 
 
-@pytest.mark.parametrize("deployment", ["LocalExecutor"], indirect=True)
-def test_clearing_the_failed_restore_reruns_only_that_group(deployment: d.Settings) -> None:  # noqa: F811
-    settings = deployment
+@contextmanager
+def deployed_pair(settings: d.Settings) -> Iterator[tuple[d.Api, SimPair]]:
+    """Start the deployment; yield its API and its simulated pair, left without faults."""
     api, _ = d.up(settings, sys.stdout)
     info = json.loads((settings.sim_state / "connections.json").read_text())
     pair = SimPair(info, settings.sim_state)
     try:
-        _run_fail_clear_and_check(api, settings, pair)
+        yield api, pair
     finally:
+        pair.clear_faults()
         pair.close()
+
+
+@pytest.mark.parametrize("deployment", ["LocalExecutor"], indirect=True)
+def test_clearing_the_failed_restore_reruns_only_that_group(deployment: d.Settings) -> None:  # noqa: F811
+    with deployed_pair(deployment) as (api, pair):
+        _run_fail_clear_and_check(api, deployment, pair)
 
 
 def _run_fail_clear_and_check(api: d.Api, settings: d.Settings, pair: SimPair) -> None:
