@@ -131,8 +131,9 @@ def phase_of(task_id: str) -> str:
     return _OTHER_TASKS.get(name, f"task {task_id}")
 
 
-def duration_text(seconds: float | None) -> str:
-    """450.5 -> `7 min 30 s`; None -> `unknown`."""
+def duration_text(seconds: float | None, *, tenths: bool = False) -> str:
+    """450.5 -> `7 min 30 s`; None -> `unknown`; with `tenths`, under a minute `0.4 s` (the
+    run report's steps, where sub-second IBM i work is common)."""
     if seconds is None:
         return "unknown"
     total = round(seconds)
@@ -142,7 +143,7 @@ def duration_text(seconds: float | None) -> str:
         return f"{hours} h {minutes} min"
     if minutes:
         return f"{minutes} min {secs} s"
-    return f"{secs} s"
+    return f"{seconds:.1f} s" if tenths else f"{secs} s"
 
 
 def approval_waiting(

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from ibmi_resync.notices import duration_text
 from ibmi_resync.program import Phase
 from ibmi_resync.tasks import TASKS
 
@@ -356,15 +357,6 @@ def _seconds(start: datetime, end: datetime) -> float:
     return max((end - start).total_seconds(), 0.0)
 
 
-def _duration(seconds: float) -> str:
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min {secs} s" if minutes else f"{seconds:.1f} s"
-
-
 def _tick_step(span: float) -> float:
     """A round tick interval giving 4-10 ticks over `span` seconds."""
     for step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400):
@@ -441,14 +433,15 @@ def _timeline_svg(report: Mapping[str, Any]) -> str:
             tick += step
     if down is not None and up is not None and first is not None:
         left, right = x(down), x(up)
+        outage = duration_text(_seconds(down, up), tenths=True)
         parts.append(
             f'<g class="outage"><rect x="{left:.1f}" y="{_AXIS_HEIGHT}" '
             f'width="{max(right - left, 1.0):.1f}" height="{chart_bottom - _AXIS_HEIGHT}" '
             f'fill="#cf222e" fill-opacity="0.12" stroke="#cf222e" stroke-dasharray="4 3">'
             f"<title>Outage: applications down {e(str(down.isoformat()))}, up "
-            f"{e(str(up.isoformat()))} ({_duration(_seconds(down, up))})</title></rect>"
+            f"{e(str(up.isoformat()))} ({outage})</title></rect>"
             f'<text x="{left + 3:.1f}" y="{_AXIS_HEIGHT + 12}" font-size="11" fill="#a40e26">'
-            f"outage {_duration(_seconds(down, up))}</text></g>"
+            f"outage {outage}</text></g>"
         )
     for index, (kind, key, label, items) in enumerate(rows):
         top = _AXIS_HEIGHT + index * _ROW_HEIGHT
@@ -470,12 +463,13 @@ def _timeline_svg(report: Mapping[str, Any]) -> str:
             left = x(start)
             bar_width = max(x(end) - left, 2.0)
             group = f" {bar['group']}" if bar.get("group") else ""
+            took = duration_text(_seconds(start, end), tenths=True)
             parts.append(
                 f'<rect class="bar" data-task="{e(str(bar["task"]))}" x="{left:.1f}" '
                 f'y="{top + 4}" width="{bar_width:.1f}" height="{_ROW_HEIGHT - 8}" rx="2" '
                 f'fill="{_colour(bar.get("phase"))}"><title>{e(str(bar["task"]))}{e(group)}: '
                 f"{e(start.strftime('%H:%M:%S'))}-{e(end.strftime('%H:%M:%S'))} "
-                f"({_duration(_seconds(start, end))}, {bar.get('steps', 0)} steps) - "
+                f"({took}, {bar.get('steps', 0)} steps) - "
                 f"{e(_phase_name(bar.get('phase')))}</title></rect>"
             )
         parts.append("</g>")
@@ -625,7 +619,7 @@ def _comparison_table(report: Mapping[str, Any]) -> str:
     e = html.escape
 
     def seconds(value: Any) -> str:
-        return "?" if value is None else _duration(float(value))
+        return "?" if value is None else duration_text(float(value), tenths=True)
 
     rows = [("this run", comparison["this_run"])]
     forecast = comparison.get("forecast") or {}
@@ -644,10 +638,20 @@ def _comparison_table(report: Mapping[str, Any]) -> str:
     )
 
 
+def _what_ran(report: Mapping[str, Any]) -> str:
+    """The page's first word: the three DAGs write the same report shape."""
+    if report.get("rehearsal"):
+        return "Rehearsal"
+    if report.get("dag_id") == "icluster_network_sync":
+        return "Network sync"
+    return "Resync"
+
+
 def render_html(report: Mapping[str, Any]) -> str:
     """A self-contained page (no scripts, no external files) for the run's record: the
     timeline, the per-group table, libraries and every step."""
     e = html.escape
+    what = _what_ran(report)
     colour = {"OK": "#1a7f37", "WARN": "#9a6700", "FAIL": "#cf222e"}[report["status"]]
     outage = report["outage"]
     rows = "".join(
@@ -672,10 +676,12 @@ def render_html(report: Mapping[str, Any]) -> str:
         if isinstance(a, Mapping)
     )
     started, ended = _parse(report.get("started")), _parse(report.get("ended"))
-    elapsed = f" ({_duration(_seconds(started, ended))})" if started and ended else ""
+    elapsed = ""
+    if started and ended:
+        elapsed = f" ({duration_text(_seconds(started, ended), tenths=True)})"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>Resync {e(report["plan"])} {e(report["run_id"])}: {report["status"]}</title>
+<title>{what} {e(report["plan"])} {e(report["run_id"])}: {report["status"]}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em;color:#1f2328}}
 table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}
@@ -684,7 +690,7 @@ td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 .legend .key{{margin-right:1em;white-space:nowrap}}
 .swatch{{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em}}
 .latency-curve{{vertical-align:middle;margin-left:.5em}}</style></head>
-<body><h1>Resync {e(report["plan"])} <span class="status">{report["status"]}</span></h1>
+<body><h1>{what} {e(report["plan"])} <span class="status">{report["status"]}</span></h1>
 <p>Run {e(report["run_id"])}, triggered by {e(str(report.get("triggered_by") or "schedule"))}.
 Applications down {e(str(outage["applications_down"]))}, up {e(str(outage["applications_up"]))}
 (outage {e(str(outage["seconds"]))} s).

@@ -9,17 +9,8 @@ the report, what earlier tasks learned, dry run) is `ResyncTaskOperator`'s.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from airflow.sdk.exceptions import AirflowFailException
-
-from ibmi_resync.plan import Plan, RunOptions, load_plan
-from ibmi_resync.program import Step, network_sync_program
-from ibmi_resync.tasks import steps_for_task
-from icluster_resync.operators import _FINAL, ResyncTaskOperator, plan_path, run_options
-
-if TYPE_CHECKING:
-    from airflow.sdk import Context
+from ibmi_resync.program import network_sync_program
+from icluster_resync.operators import ResyncTaskOperator
 
 
 class NetworkSyncTaskOperator(ResyncTaskOperator):
@@ -27,13 +18,4 @@ class NetworkSyncTaskOperator(ResyncTaskOperator):
     the network sync reuses the resync's phases and task slices)."""
 
     ui_color = "#dcefe2"
-
-    def _slice(self, context: Context) -> tuple[Plan, RunOptions, list[Step]]:
-        try:
-            plan = load_plan(plan_path())
-            options = run_options(context.get("params"))
-            run_id = context["dag_run"].run_id if context.get("dag_run") else "manual"
-            steps = network_sync_program(plan, options, run_key=run_id)
-        except _FINAL as error:
-            raise AirflowFailException(str(error)) from error
-        return plan, options, steps_for_task(steps, self.resync_task, self.group or None)
+    program = staticmethod(network_sync_program)

@@ -14,7 +14,7 @@ so in its log instead of doing it twice.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +75,8 @@ class ResyncTaskOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("group",)
     ui_color = "#dbe8f6"
+    # The ordered program whose slice a task runs; the network sync swaps in its own.
+    program: Callable[..., list[Step]] = staticmethod(resync_program)
 
     def __init__(self, *, resync_task: str, group: str | None = None, **kwargs: Any) -> None:
         # A mapped instance is labelled in the grid by its replication group, not 0, 1, 2.
@@ -226,7 +228,7 @@ class ResyncTaskOperator(BaseOperator):
             plan = load_plan(plan_path())
             options = run_options(context.get("params"))
             run_id = context["dag_run"].run_id if context.get("dag_run") else "manual"
-            steps = resync_program(plan, options, run_key=run_id)
+            steps = self.program(plan, options, run_key=run_id)
         except _FINAL as error:
             raise AirflowFailException(str(error)) from error
         return plan, options, steps_for_task(steps, self.resync_task, self.group or None)

@@ -161,6 +161,23 @@ def test_the_run_is_compared_with_the_forecast_and_past_runs() -> None:
     assert "r0" in table and "20 min 0 s" in table
 
 
+def test_the_page_names_the_dag_that_ran() -> None:
+    report = build_report(plan_name="demo", run_id="r1", task_results=RESULTS, task_states={})
+    titles = {}
+    for label, extra in (
+        ("resync", {"dag_id": "icluster_resync"}),
+        ("network sync", {"dag_id": "icluster_network_sync"}),
+        ("rehearsal", {"dag_id": "icluster_rehearsal", "rehearsal": {"groups": []}}),
+    ):
+        page = render_html({**report, **extra})
+        titles[label] = page.split("<h1>", 1)[1].split(" ", 2)[:2]
+    assert titles == {
+        "resync": ["Resync", "demo"],
+        "network sync": ["Network", "sync"],
+        "rehearsal": ["Rehearsal", "demo"],
+    }
+
+
 class _Tags(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
