@@ -89,11 +89,11 @@ class Sampler:
 
     def __call__(self, _progress: d.Progress) -> None:
         try:
-            answer = self.api.request("GET", f"{self.path}/taskInstances?limit=1000")
+            tis = d.RunFollower(self.api, self.run_id).task_instances()
         except (OSError, d.ApiError):
             return
         states: dict[str, int] = {}
-        for ti in answer.get("task_instances", []):
+        for ti in tis:
             state = str(ti.get("state"))
             states[state] = states.get(state, 0) + 1
         self.samples.append({"t": time.time(), "states": states})
@@ -177,7 +177,7 @@ def run(
         run_row = api.request("GET", sampler.path)
         run_start = d._parse_time(run_row["start_date"])
         run_end = d._parse_time(run_row["end_date"])
-        tis = api.request("GET", f"{sampler.path}/taskInstances?limit=10000")["task_instances"]
+        tis = d.RunFollower(api, run_id).task_instances()
         result["task_instances"] = len(tis)
         result["task_instances_per_group"] = round(
             sum(1 for ti in tis if ti["map_index"] >= 0) / groups, 2

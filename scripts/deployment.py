@@ -938,8 +938,18 @@ class RunFollower:
         return self._xcoms[key]
 
     def task_instances(self) -> list[dict[str, Any]]:
-        answer = self.api.request("GET", f"{self.run_path}/taskInstances?limit=1000")
-        return answer.get("task_instances", [])
+        """Every task instance of the run, page by page: the API answers at most
+        ``[api] maximum_page_limit`` (100 by default) a request, whatever the limit asked,
+        and a 20-group run has about 190."""
+        found: list[dict[str, Any]] = []
+        while True:
+            answer = self.api.request(
+                "GET", f"{self.run_path}/taskInstances?limit=100&offset={len(found)}"
+            )
+            page = answer.get("task_instances", [])
+            found.extend(page)
+            if not page or len(found) >= int(answer.get("total_entries") or 0):
+                return found
 
     def poll(self) -> Progress:
         p = self.progress

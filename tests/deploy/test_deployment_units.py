@@ -165,3 +165,31 @@ def test_the_demo_runs_the_rehearsal_or_the_network_sync_on_request(
     with pytest.raises(d.DeploymentError, match="DEMO_DAG='nosuch'"):
         demo._conf(None)
     assert set(d.DAG_IDS) == {p.stem for p in (d.ROOT / "dags").glob("icluster_*.py")}
+
+
+class _PagedApi:
+    """Answers taskInstances as Airflow's REST API does: at most 100 a page, whatever the
+    limit asked ([api] maximum_page_limit), with total_entries."""
+
+    def __init__(self, count: int) -> None:
+        self.rows = [
+            {"task_id": f"t{i}", "map_index": -1, "state": "success"} for i in range(count)
+        ]
+        self.asked: list[str] = []
+
+    def request(self, method: str, path: str, body: object = None) -> dict:
+        self.asked.append(path)
+        query = dict(part.split("=") for part in path.split("?", 1)[1].split("&"))
+        offset, limit = int(query.get("offset", 0)), min(int(query.get("limit", 50)), 100)
+        return {
+            "task_instances": self.rows[offset : offset + limit],
+            "total_entries": len(self.rows),
+        }
+
+
+@pytest.mark.parametrize("count", [0, 99, 100, 193])
+def test_every_task_instance_of_a_run_is_read_page_by_page(count: int) -> None:
+    api = _PagedApi(count)
+    found = d.RunFollower(api, "manual__1").task_instances()  # type: ignore[arg-type]
+    assert [ti["task_id"] for ti in found] == [f"t{i}" for i in range(count)]
+    assert len(api.asked) == max(1, -(-count // 100))
