@@ -48,6 +48,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # rehearsal or the network sync, which run on the same deployment and pair.
 DAG_IDS = ("icluster_resync", "icluster_rehearsal", "icluster_network_sync")
 DAG_ID = os.environ.get("DEMO_DAG") or DAG_IDS[0]
+EXECUTOR_CLASSES = {
+    "LocalExecutor": "icluster_resync.executors.ResyncLocalExecutor",
+    "CeleryExecutor": "icluster_resync.celery_executor.ResyncCeleryExecutor",
+}
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 CELERY_WORKER = "celery-worker"
 DEFAULT_METADATA_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/icluster_resync_airflow"
@@ -212,7 +216,9 @@ def env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, 
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__CORE__EXECUTOR": settings.executor,
+            # Airflow's executor of that name, without the race that fails a deferred task
+            # resumed before its first process's exit is processed (icluster_resync.executors).
+            "AIRFLOW__CORE__EXECUTOR": EXECUTOR_CLASSES[settings.executor],
             "AIRFLOW__CORE__PARALLELISM": str(settings.parallelism),
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(max(16, settings.parallelism)),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.api_url}/execution/",

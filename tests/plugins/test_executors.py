@@ -1,0 +1,69 @@
+"""The deployment's executor drops only the stale SUCCESS of a try that deferred
+(plugins/icluster_resync/executors.py), and the deployment selects it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from airflow.executors.local_executor import LocalExecutor
+from airflow.models.taskinstancekey import TaskInstanceKey
+from airflow.utils.state import TaskInstanceState
+
+from icluster_resync.executors import ResyncLocalExecutor, stale_defer_exits
+from scripts import deployment as d
+
+S = TaskInstanceState
+
+
+def _key(task: str, try_number: int = 1, map_index: int = 0) -> TaskInstanceKey:
+    return TaskInstanceKey("icluster_resync", task, "manual__1", try_number, map_index)
+
+
+def _row(task: str, try_number: int, state: S | None, next_method: str | None) -> tuple:
+    return ("icluster_resync", task, "manual__1", 0, try_number, state, next_method)
+
+
+@pytest.mark.parametrize("state", [S.SCHEDULED, S.QUEUED, S.RUNNING])
+def test_a_success_for_a_resumed_try_is_stale(state: S) -> None:
+    events = {_key("outage.mark_positions"): (S.SUCCESS, None)}
+    rows = [_row("outage.mark_positions", 1, state, "execute_complete")]
+    assert stale_defer_exits(events, rows) == {_key("outage.mark_positions")}
+
+
+@pytest.mark.parametrize(
+    ("event", "row"),
+    [
+        # a task killed externally while running: no deferral behind it
+        ((S.SUCCESS, None), _row("t", 1, S.RUNNING, None)),
+        # a resumed try that failed: a failure is never dropped
+        ((S.FAILED, None), _row("t", 1, S.RUNNING, "execute_complete")),
+        # the report of an older try
+        ((S.SUCCESS, None), _row("t", 2, S.QUEUED, "execute_complete")),
+        # the deferral is still on the triggerer: nothing resumed, nothing to protect
+        ((S.SUCCESS, None), _row("t", 1, S.DEFERRED, "execute_complete")),
+        # finished: the scheduler's own handling
+        ((S.SUCCESS, None), _row("t", 1, S.SUCCESS, None)),
+    ],
+    ids=["killed-running", "failed", "older-try", "deferred", "finished"],
+)
+def test_every_other_event_passes(event: tuple, row: tuple) -> None:
+    assert stale_defer_exits({_key("t"): event}, [row]) == set()
+
+
+def test_an_event_of_an_unknown_task_instance_passes() -> None:
+    assert stale_defer_exits({_key("gone"): (S.SUCCESS, None)}, []) == set()
+
+
+def test_it_is_the_local_executor_with_the_filter() -> None:
+    assert issubclass(ResyncLocalExecutor, LocalExecutor)
+    assert ResyncLocalExecutor.is_local and ResyncLocalExecutor.serve_logs
+
+
+@pytest.mark.parametrize("name", ["LocalExecutor", "CeleryExecutor"])
+def test_the_deployment_selects_the_filtered_executor(tmp_path: Path, name: str) -> None:
+    path = d.env(d.Settings(state=tmp_path, executor=name), base={})["AIRFLOW__CORE__EXECUTOR"]
+    module, _, cls = path.rpartition(".")
+    executor = getattr(__import__(module, fromlist=[cls]), cls)
+    assert executor.__name__ == f"Resync{name}"
+    assert any(base.__name__ == name for base in executor.__mro__)
