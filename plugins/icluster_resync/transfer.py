@@ -1,13 +1,13 @@
 """Move a save file PRIMARY -> BACKUP over two SFTP sessions, streamed through the worker.
 
-The bytes pass through a fixed number of fixed-size chunks: nothing is written to the worker's
+The bytes pass through a fixed number of fixed-size blocks: nothing is written to the worker's
 disk and the worker's memory does not grow with the file (issue 7: a 2 GiB save file, < 64 MiB
 of growth). Method A of ibmi.md §6: the target save file exists (CRTSAVF ran before this step)
 and the bytes are written to its /QSYS.LIB path; both ends are checksummed by the next steps.
 
 Why the provider's asyncssh hook (SFTPHookAsync) and not the paramiko one: a relay is two
 streams that must both be kept full. asyncssh keeps many SFTP requests in flight per read and
-per write, and the next chunk is read while the last one is written; paramiko relayed at
+per write, and the relay keeps blocks in flight on both connections; paramiko relayed at
 0.30x of OpenSSH's ``scp -3`` in the transfer benchmark (docs/benchmarks.md).
 """
 
@@ -20,7 +20,8 @@ from airflow.providers.sftp.hooks.sftp import SFTPHook, SFTPHookAsync
 from ibmi_resync.plan import Plan
 from icluster_resync.transport import HostKeyNotVerified
 
-CHUNK = 8 * 1024 * 1024  # bytes per read and write; two chunks are in the worker at most
+BLOCK = 256 * 1024  # bytes per SFTP read and write (asyncssh splits what a server limits)
+IN_FLIGHT = 32  # blocks being read or written at once: at most 8 MiB of the file in the worker
 
 
 def _verified(ssh_conn_id: str) -> str:
@@ -34,9 +35,10 @@ def _verified(ssh_conn_id: str) -> str:
 class SftpSaveFileMover:
     """`SaveFileMover` for the executor, over the plan's two SSH connections."""
 
-    def __init__(self, plan: Plan, *, chunk_size: int = CHUNK) -> None:
+    def __init__(self, plan: Plan, *, block_size: int = BLOCK, in_flight: int = IN_FLIGHT) -> None:
         self.connections = {"PRIMARY": plan.primary.ssh_conn_id, "BACKUP": plan.backup.ssh_conn_id}
-        self.chunk_size = chunk_size
+        self.block_size = block_size
+        self.in_flight = in_flight
 
     def __call__(self, source: str, target: str, path: str) -> int:
         reader = SFTPHookAsync(sftp_conn_id=_verified(self.connections[source]))
@@ -44,23 +46,35 @@ class SftpSaveFileMover:
         return asyncio.run(self._relay(reader, writer, path))
 
     async def _relay(self, reader: SFTPHookAsync, writer: SFTPHookAsync, path: str) -> int:
+        """`in_flight` copiers take the file's blocks in order, each reading one block from the
+        source and writing it at the same offset on the target, so both connections always
+        have requests outstanding (what OpenSSH's ``scp -3`` and asyncssh's own copier do)."""
         async with (
             reader.get_managed_conn() as source_sftp,
             writer.get_managed_conn() as target_sftp,
             source_sftp.open(path, "rb") as incoming,
             target_sftp.open(path, "wb") as outgoing,
         ):
-            offset = 0
-            writing: asyncio.Future[int] | None = None
-            try:
-                while True:
-                    chunk = await incoming.read(self.chunk_size, offset)
-                    if writing is not None:
-                        await writing  # the chunk before this one is on the target
-                    if not chunk:
-                        return offset
-                    writing = asyncio.ensure_future(outgoing.write(chunk, offset))
-                    offset += len(chunk)
-            finally:
-                if writing is not None and not writing.done():
-                    writing.cancel()  # a failed read: the file is moved again as a whole
+            size = (await incoming.stat()).size or 0
+            offsets = iter(range(0, size, self.block_size))
+
+            async def copier() -> int:
+                moved = 0
+                for offset in offsets:  # shared: each copier takes the next block
+                    wanted = min(self.block_size, size - offset)
+                    block = await incoming.read(wanted, offset)
+                    while 0 < len(block) < wanted:  # a server may answer a read in part
+                        more = await incoming.read(wanted - len(block), offset + len(block))
+                        if not more:
+                            break
+                        block += more
+                    if len(block) != wanted:
+                        raise OSError(f"{path}: {wanted - len(block)} bytes at {offset} unread")
+                    await outgoing.write(block, offset)
+                    moved += len(block)
+                return moved
+
+            # A failed read or write cancels the other copiers; the step moves the file again.
+            async with asyncio.TaskGroup() as copiers:
+                tasks = [copiers.create_task(copier()) for _ in range(self.in_flight)]
+            return sum(task.result() for task in tasks)

@@ -33,16 +33,23 @@ def _digest(path: Path) -> str:
 
 
 @pytest.mark.parametrize(
-    ("size", "chunk"),
-    [(5 * 1024 * 1024 + 12_345, 1024 * 1024), (3 * 1024 * 1024, 1024 * 1024), (70_000, 8 << 20)],
-    ids=["odd-tail", "whole-chunks", "smaller-than-a-chunk"],
+    ("size", "block", "in_flight"),
+    [
+        (5 * 1024 * 1024 + 12_345, 256 * 1024, 32),
+        (3 * 1024 * 1024, 1024 * 1024, 2),  # whole blocks, more blocks than copiers
+        (70_000, 256 * 1024, 32),  # one block, copiers with nothing to do
+        (1_000_003, 65_536, 1),  # one copier: the blocks in order
+    ],
+    ids=["odd-tail", "whole-blocks", "smaller-than-a-block", "serial"],
 )
-def test_a_save_file_arrives_byte_for_byte(demo_pair: SimPair, size: int, chunk: int) -> None:
+def test_a_save_file_arrives_byte_for_byte(
+    demo_pair: SimPair, size: int, block: int, in_flight: int
+) -> None:
     source = _savf(demo_pair, "primary", "XFERTEST")
     target = _savf(demo_pair, "backup", "XFERTEST")
     target.write_bytes(b"stale bytes of an earlier run" * 1000)  # overwritten, not appended
     source.write_bytes(os.urandom(size))
-    mover = SftpSaveFileMover(load_plan(DEMO_PLAN), chunk_size=chunk)
+    mover = SftpSaveFileMover(load_plan(DEMO_PLAN), block_size=block, in_flight=in_flight)
     moved = mover("PRIMARY", "BACKUP", f"/QSYS.LIB/{LIB}.LIB/XFERTEST.FILE")
     assert moved == size
     assert target.stat().st_size == size and _digest(target) == _digest(source)
@@ -71,3 +78,55 @@ def test_a_connection_without_host_key_checking_is_refused(
     with pytest.raises(HostKeyNotVerified, match=plan.backup.ssh_conn_id):
         SftpSaveFileMover(plan)("PRIMARY", "BACKUP", f"/QSYS.LIB/{LIB}.LIB/XFERHOST.FILE")
     assert target.stat().st_size == 0
+
+
+class _File:
+    """An SFTP file of a fake server that answers every read with at most 1,000 bytes, as
+    the SFTP protocol allows."""
+
+    def __init__(self, data: bytearray) -> None:
+        self.data = data
+
+    async def __aenter__(self) -> _File:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def stat(self) -> object:
+        return type("Attrs", (), {"size": len(self.data)})()
+
+    async def read(self, size: int, offset: int) -> bytes:
+        return bytes(self.data[offset : offset + min(size, 1000)])
+
+    async def write(self, block: bytes, offset: int) -> int:
+        self.data.extend(bytes(max(0, offset - len(self.data))))  # writes may come out of order
+        self.data[offset : offset + len(block)] = block
+        return len(block)
+
+
+class _Hook:
+    def __init__(self, data: bytearray) -> None:
+        self.file = _File(data)
+
+    def get_managed_conn(self) -> object:
+        hook = self
+
+        class _Conn:
+            async def __aenter__(self) -> object:
+                return type("Sftp", (), {"open": lambda _self, path, mode: hook.file})()
+
+            async def __aexit__(self, *exc: object) -> None:
+                return None
+
+        return _Conn()
+
+
+def test_reads_answered_in_part_are_completed() -> None:
+    import asyncio
+
+    source = bytearray(os.urandom(300_001))
+    target = bytearray()
+    mover = SftpSaveFileMover(load_plan(DEMO_PLAN), block_size=65_536, in_flight=4)
+    moved = asyncio.run(mover._relay(_Hook(source), _Hook(target), "/QSYS.LIB/X.LIB/Y.FILE"))  # type: ignore[arg-type]
+    assert moved == len(source) and target == source
