@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import statistics
 import subprocess
 import time
@@ -151,6 +152,42 @@ def _ti_profile(tis: list[dict[str, Any]]) -> dict[str, Any]:
     return {"queued_to_start_s": summary(waits), "start_to_end_s": summary(runs)}
 
 
+def _cpu_of(pids: list[int]) -> float:
+    """CPU seconds of ``pids`` and of their children already reaped (utime, stime, cutime,
+    cstime): a LocalExecutor worker reaps its task processes, so their CPU is in its figure."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        ticks += sum(int(f) for f in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(settings: d.Settings) -> dict[str, float]:
+    """CPU seconds so far of each Airflow component (its whole process group: the scheduler's
+    includes the LocalExecutor workers and every task process), the simulated pair and the
+    machine's PostgreSQL (every postgres process; the postmaster reaps ended backends)."""
+    found = {
+        record["name"]: _cpu_of(d.group_members(int(record["pgid"])))
+        for record in d.recorded(settings)
+    }
+    sim_pid = settings.sim_state / "sim.pid"
+    if sim_pid.exists():
+        found["simulated pair"] = _cpu_of([int(sim_pid.read_text().split()[0])])
+    postgres = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    postgres.append(int(entry.name))
+            except OSError:
+                continue
+    found["postgresql"] = _cpu_of(postgres)
+    return found
+
+
 def run(
     groups: int,
     out: TextIO | None = None,
@@ -168,9 +205,14 @@ def run(
         api, healthy = d.up(settings, out)
         result["healthy_after_s"] = round(healthy, 1)
         result["dag_parse_s"] = round(dag_parse_seconds(settings), 3)
+        cpu_before = cpu_seconds(settings)
         run_id = d.trigger(api, {"approvals_required": False}, out)
         sampler = Sampler(api, run_id, settings)
         d.follow_run(api, run_id, out, timeout=timeout, on_poll=sampler)
+        cpu_after = cpu_seconds(settings)
+        result["cpu_s"] = {
+            name: round(cpu_after[name] - cpu_before.get(name, 0.0), 1) for name in cpu_after
+        }
         summary = d.run_summary(api, settings, run_id)
         result["state"] = summary["state"]
         result["failed_tasks"] = summary["failed_tasks"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -119,6 +120,22 @@ def _deployed_figures(result: dict[str, Any]) -> list[Figure]:
             "the peak counts are sampled from the REST API every 2 s",
         )
     )
+    cpu = result.get("cpu_s") or {}
+    if cpu:
+        wall = float(result.get("run_wall_s") or 0.0)
+        cores = os.cpu_count() or 1
+        total = sum(cpu.values())
+        figures.append(
+            Figure(
+                "   CPU seconds during the run (what limits 1-2)",
+                "(report)",
+                f"{total:.0f} s of {cores * wall:.0f} s on {cores} cores: "
+                + ", ".join(f"{k} {v:.0f}" for k, v in sorted(cpu.items(), key=lambda i: -i[1])),
+                None,
+                total,
+                "scheduler includes the LocalExecutor workers and every task process",
+            )
+        )
     figures.append(
         Figure(
             f"   run state / pair in sync ({groups} groups)",
@@ -183,8 +200,6 @@ def default(args: argparse.Namespace) -> dict[str, Any]:
     figures += _deployed_figures(run)
     common.write_json("bench", {**payload, "figures": figures})
     if not args.skip_serial or not args.skip_transfer:
-        import os
-
         import yaml
 
         folder = common.OUT / "serial"
