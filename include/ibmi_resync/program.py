@@ -340,6 +340,32 @@ class _Builder:
             )
         )
 
+    def wait_status(
+        self,
+        phase: Phase,
+        view: str,
+        name: str,
+        status: str,
+        *,
+        timeout: float,
+        poll: float,
+        until: str | None = None,
+        **kw: Any,
+    ) -> None:
+        """Until the site profile's status `view` (group_status, node_status) reads `status`
+        for `name`, on PRIMARY, where iCluster keeps both nodes' and all groups' status."""
+        self.wait(
+            phase,
+            "PRIMARY",
+            self.site(view),
+            (name,),
+            {"kind": "status_is", "status": status},
+            until=until or f"STATUS = {status}",
+            timeout=timeout,
+            poll=poll,
+            **kw,
+        )
+
     def event_message(
         self,
         phase: Phase,
@@ -566,13 +592,11 @@ def _end_group(b: _Builder, phase: Phase, group: Group, *, why: str, timeout: fl
         guard="group_active",
         condition=f"if the group is active{why}",
     )
-    b.wait(
+    b.wait_status(
         phase,
-        "PRIMARY",
-        status,
-        (group.name,),
-        {"kind": "status_is", "status": profile.status.inactive},
-        until=f"STATUS = {profile.status.inactive}",
+        "group_status",
+        group.name,
+        profile.status.inactive,
         timeout=timeout,
         poll=plan.poll_intervals.event_log,
         group=group.name,
@@ -581,16 +605,13 @@ def _end_group(b: _Builder, phase: Phase, group: Group, *, why: str, timeout: fl
 
 def _wait_group_active(b: _Builder, phase: Phase, group: Group) -> None:
     """Until the group reads *ACTIVE: after a start at the mark, and after a refresh."""
-    plan, profile = b.plan, b.profile
-    b.wait(
+    b.wait_status(
         phase,
-        "PRIMARY",
-        b.site("group_status"),
-        (group.name,),
-        {"kind": "status_is", "status": profile.status.active},
-        until=f"STATUS = {profile.status.active}",
-        timeout=plan.timeouts.latency,
-        poll=plan.poll_intervals.latency,
+        "group_status",
+        group.name,
+        b.profile.status.active,
+        timeout=b.plan.timeouts.latency,
+        poll=b.plan.poll_intervals.latency,
         group=group.name,
     )
 
@@ -886,13 +907,11 @@ def _start_cluster(b: _Builder) -> None:
             subject=node.name,
             condition="if the node is not active",
         )
-        b.wait(
+        b.wait_status(
             phase,
-            "PRIMARY",
-            b.site("node_status"),
-            (node.name,),
-            {"kind": "status_is", "status": profile.status.active},
-            until=f"STATUS = {profile.status.active}",
+            "node_status",
+            node.name,
+            profile.status.active,
             timeout=plan.timeouts.subsystem_end,
             poll=plan.poll_intervals.subsystem,
             subject=node.name,
@@ -924,15 +943,13 @@ def _sync_check(b: _Builder, phase: Phase, group: Group) -> None:
 
 def _start_group(b: _Builder, group: Group, system_in_run: str | None) -> None:
     plan, phase, profile = b.plan, Phase.START_REPLICATION, b.profile
-    status = b.site("group_status")
     if system_in_run and not group.system:
         # Runbook step 10: the SYSTEM group (profiles, authorities) starts first.
-        b.wait(
+        b.wait_status(
             phase,
-            "PRIMARY",
-            status,
-            (system_in_run,),
-            {"kind": "status_is", "status": profile.status.active},
+            "group_status",
+            system_in_run,
+            profile.status.active,
             until=f"the SYSTEM group {system_in_run} is {profile.status.active}",
             timeout=plan.timeouts.latency,
             poll=plan.poll_intervals.latency,
