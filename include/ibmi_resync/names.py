@@ -45,6 +45,10 @@ _IBM_LIBRARIES_NOT_Q = frozenset({"SYSIBM", "SYSIBMADM", "SYSPROC", "SYSTOOLS"})
 SYSTEM_LIBRARY_RULE = "Q*, #*, " + ", ".join(sorted(_IBM_LIBRARIES_NOT_Q))
 
 
+# The ASCII characters of Unicode category Cc: what require_printable refuses in ASCII text.
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 class IbmiInputError(ValueError):
     """A value refused before it could reach IBM i: names the field, the value and the rule."""
 
@@ -59,10 +63,16 @@ def require_printable(field: str, value: object) -> str:
     """Refuse non-strings, control characters and surrogates before any other rule runs."""
     if not isinstance(value, str):
         raise IbmiInputError(field, value, "must be a string")
-    for char in value:
-        category = unicodedata.category(char)
-        if category.startswith("C") or char in "\u2028\u2029":
-            raise IbmiInputError(field, value, "control and unassigned characters are not allowed")
+    # ASCII text (every CL command the builders render) needs one regex scan; every step of
+    # every task start passes here (a 200-group program is 40,000 steps).
+    if value.isascii():
+        unprintable = _ASCII_CONTROL.search(value) is not None
+    else:
+        unprintable = any(
+            unicodedata.category(char).startswith("C") or char in "\u2028\u2029" for char in value
+        )
+    if unprintable:
+        raise IbmiInputError(field, value, "control and unassigned characters are not allowed")
     return value
 
 

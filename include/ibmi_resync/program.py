@@ -12,12 +12,13 @@ task safe to re-run (it finds the work done and says so).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec
 
 from ibmi_resync import cl, sql
 from ibmi_resync.cl import ClCommand
@@ -31,6 +32,7 @@ __all__ = [
     "Guard",
     "Later",
     "Phase",
+    "Scope",
     "Step",
     "batch_job_name",
     "changing_steps",
@@ -150,6 +152,22 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """The part of the program one task runs: a phase, and its replication group for the
+    tasks mapped over groups.
+
+    Why: every task start builds its steps afresh (the task process is new after each
+    deferral). Building the whole program to keep one task's slice cost 0.5 s of CPU per task
+    start at 20 groups and 5 s at 200 (40,000 steps, each rendered and validated), over
+    thousands of task starts (docs/benchmarks.md). A program built for a scope holds the same
+    steps for that task as the whole program (tests/unit/test_tasks.py checks every task).
+    """
+
+    phase: Phase
+    group: str | None = None
+
+
+@dataclass(frozen=True)
 class Later:
     """A parameter known only while the run executes (a job name, the mark's start time)."""
 
@@ -209,11 +227,18 @@ def save_file_for_dlo(plan: Plan, group: str) -> QualifiedName:
 class _Builder:
     """Collects steps with the plan's site profile and run key at hand."""
 
-    def __init__(self, plan: Plan, run_key: str) -> None:
+    def __init__(self, plan: Plan, run_key: str, scope: Scope | None = None) -> None:
         self.plan = plan
         self.profile = plan.site_profile
         self.run_key = run_key
+        self.scope = scope
         self.steps: list[Step] = []
+
+    def each(self, groups: tuple[Group, ...]) -> tuple[Group, ...]:
+        """`groups`, or only the scope's group when the scope names one."""
+        if self.scope is None or self.scope.group is None:
+            return groups
+        return tuple(group for group in groups if group.name == self.scope.group)
 
     def cl(self, phase: Phase, node: Role, command: ClCommand, **kw: Any) -> None:
         text = command.render()
@@ -427,7 +452,26 @@ class _Builder:
 
 # ---- phases ------------------------------------------------------------------------------
 
+_P = ParamSpec("_P")
+_PhaseBuilder = Callable[Concatenate[_Builder, _P], None]
 
+
+def _builds(phase: Phase) -> Callable[[_PhaseBuilder[_P]], _PhaseBuilder[_P]]:
+    """Mark a function that adds the steps of `phase`: it adds nothing for a builder whose
+    scope is another phase."""
+
+    def mark(build: _PhaseBuilder[_P]) -> _PhaseBuilder[_P]:
+        @functools.wraps(build)
+        def scoped(b: _Builder, *args: _P.args, **kwargs: _P.kwargs) -> None:
+            if b.scope is None or b.scope.phase is phase:
+                build(b, *args, **kwargs)
+
+        return scoped
+
+    return mark
+
+
+@_builds(Phase.PREFLIGHT)
 def _preflight(b: _Builder, groups: tuple[Group, ...], *, save_files: bool = True) -> None:
     plan, phase, profile = b.plan, Phase.PREFLIGHT, b.profile
     for role, node in (("PRIMARY", plan.primary), ("BACKUP", plan.backup)):
@@ -508,6 +552,7 @@ def _preflight(b: _Builder, groups: tuple[Group, ...], *, save_files: bool = Tru
             )
 
 
+@_builds(Phase.END_APPLICATIONS)
 def _end_applications(b: _Builder, groups: tuple[Group, ...]) -> None:
     plan, phase = b.plan, Phase.END_APPLICATIONS
     apps = plan.applications
@@ -616,6 +661,7 @@ def _wait_group_active(b: _Builder, phase: Phase, group: Group) -> None:
     )
 
 
+@_builds(Phase.MARK_POSITIONS)
 def _mark_group(b: _Builder, group: Group) -> None:
     plan, phase, profile = b.plan, Phase.MARK_POSITIONS, b.profile
     _end_group(b, phase, group, why="", timeout=plan.timeouts.mark_positions)
@@ -637,6 +683,7 @@ def _mark_group(b: _Builder, group: Group) -> None:
     )
 
 
+@_builds(Phase.SAVE)
 def _save_group(b: _Builder, group: Group) -> None:
     plan, phase = b.plan, Phase.SAVE
     for library in group.libraries:
@@ -681,6 +728,7 @@ def _save_group(b: _Builder, group: Group) -> None:
         )
 
 
+@_builds(Phase.SAVE)
 def _save_security_data(b: _Builder) -> None:
     savf = save_file_for_security_data(b.plan)
     b.fresh_save_file(Phase.SAVE, "PRIMARY", savf, None)
@@ -694,6 +742,7 @@ def _save_security_data(b: _Builder) -> None:
     )
 
 
+@_builds(Phase.SAVE)
 def _restart_applications(b: _Builder) -> None:
     for subsystem in b.plan.applications.subsystems:
         b.cl(
@@ -726,6 +775,7 @@ def save_files(plan: Plan, groups: tuple[Group, ...]) -> list[tuple[str | None, 
     return files
 
 
+@_builds(Phase.TRANSFER)
 def _transfer(b: _Builder, groups: tuple[Group, ...]) -> None:
     phase, checksum = Phase.TRANSFER, b.profile.checksum_program
     for group, savf in save_files(b.plan, groups):
@@ -772,6 +822,7 @@ def _confirm_backup(b: _Builder, phase: Phase) -> None:
     )
 
 
+@_builds(Phase.CLEAR)
 def _clear(b: _Builder, groups: tuple[Group, ...], options: RunOptions) -> None:
     phase = Phase.CLEAR
     if options.approvals(b.plan):
@@ -809,6 +860,7 @@ def _clear(b: _Builder, groups: tuple[Group, ...], options: RunOptions) -> None:
             )
 
 
+@_builds(Phase.RESTORE)
 def _restore(b: _Builder, groups: tuple[Group, ...]) -> None:
     """Runbook step 6. A group's restores are ``keep_going``: a library that restores only
     in part does not stop the next one, because its CLRLIB already ran (step 5) and a cleared
@@ -888,6 +940,7 @@ def _restore(b: _Builder, groups: tuple[Group, ...]) -> None:
         )
 
 
+@_builds(Phase.START_CLUSTER)
 def _start_cluster(b: _Builder) -> None:
     plan, phase, profile = b.plan, Phase.START_CLUSTER, b.profile
     b.cl(
@@ -941,6 +994,12 @@ def _sync_check(b: _Builder, phase: Phase, group: Group) -> None:
     )
 
 
+@_builds(Phase.SYNC_CHECK)
+def _sync_check_after_restore(b: _Builder, group: Group) -> None:
+    _sync_check(b, Phase.SYNC_CHECK, group)
+
+
+@_builds(Phase.START_REPLICATION)
 def _start_group(b: _Builder, group: Group, system_in_run: str | None) -> None:
     plan, phase, profile = b.plan, Phase.START_REPLICATION, b.profile
     if system_in_run and not group.system:
@@ -967,6 +1026,7 @@ def _start_group(b: _Builder, group: Group, system_in_run: str | None) -> None:
     _wait_group_active(b, phase, group)
 
 
+@_builds(Phase.LATENCY)
 def _latency(b: _Builder, group: Group) -> None:
     plan = b.plan
     b.wait(
@@ -987,6 +1047,7 @@ def _latency(b: _Builder, group: Group) -> None:
     )
 
 
+@_builds(Phase.FINAL_SYNC_CHECK)
 def _final(b: _Builder, group: Group) -> None:
     _sync_check(b, Phase.FINAL_SYNC_CHECK, group)
     b.cl(
@@ -1000,35 +1061,40 @@ def _final(b: _Builder, group: Group) -> None:
 
 
 def resync_program(
-    plan: Plan, options: RunOptions | None = None, *, run_key: str = "dry-run"
+    plan: Plan,
+    options: RunOptions | None = None,
+    *,
+    run_key: str = "dry-run",
+    scope: Scope | None = None,
 ) -> list[Step]:
-    """Every step of one resync run, in runbook order (see the module docstring)."""
+    """Every step of one resync run, in runbook order (see the module docstring); with a
+    `scope`, only the steps of that phase (and group)."""
     options = options or RunOptions()
     groups = options.selected_groups(plan)
     # The SYSTEM group starts first (runbook step 10), whatever its place in the plan.
     ordered = tuple(sorted(groups, key=lambda group: not group.system))
-    b = _Builder(plan, run_key)
+    b = _Builder(plan, run_key, scope)
     _preflight(b, ordered)
     _end_applications(b, ordered)
-    for group in ordered:
+    for group in b.each(ordered):
         _mark_group(b, group)
     if _with_security_data(plan, ordered):
         _save_security_data(b)
-    for group in ordered:
+    for group in b.each(ordered):
         _save_group(b, group)
     _restart_applications(b)
-    _transfer(b, ordered)
-    _clear(b, ordered, options)
-    _restore(b, ordered)
+    _transfer(b, b.each(ordered))
+    _clear(b, b.each(ordered), options)
+    _restore(b, b.each(ordered))
     _start_cluster(b)
-    for group in ordered:
-        _sync_check(b, Phase.SYNC_CHECK, group)
+    for group in b.each(ordered):
+        _sync_check_after_restore(b, group)
     system = next((group.name for group in ordered if group.system), None)
-    for group in ordered:
+    for group in b.each(ordered):
         _start_group(b, group, system)
-    for group in ordered:
+    for group in b.each(ordered):
         _latency(b, group)
-    for group in ordered:
+    for group in b.each(ordered):
         _final(b, group)
     return b.steps
 
@@ -1041,6 +1107,7 @@ def changing_steps(steps: Iterable[Step]) -> list[Step]:
 # ---- network sync (Rocket's follow-up: "Synchronizing replication using the network") ----
 
 
+@_builds(Phase.START_REPLICATION)
 def _refresh_group(b: _Builder, group: Group) -> None:
     """End the group if it runs, then start it with the refresh option as a batch job, wait
     for the refresh's completion message and for the group to be active (icluster.md §3.1,
@@ -1078,7 +1145,11 @@ def _refresh_group(b: _Builder, group: Group) -> None:
 
 
 def network_sync_program(
-    plan: Plan, options: RunOptions | None = None, *, run_key: str = "dry-run"
+    plan: Plan,
+    options: RunOptions | None = None,
+    *,
+    run_key: str = "dry-run",
+    scope: Scope | None = None,
 ) -> list[Step]:
     """Every step of one network sync (icluster.md §9): pre-flight, then per group the start
     with refresh, the latency wait and the final sync check; no outage, no save files.
@@ -1096,12 +1167,12 @@ def network_sync_program(
             "needed by the network sync (icluster.md §9); check each on the real system",
         )
     groups = options.selected_groups(plan)
-    b = _Builder(plan, run_key)
+    b = _Builder(plan, run_key, scope)
     _preflight(b, groups, save_files=False)
-    for group in groups:
+    for group in b.each(groups):
         _refresh_group(b, group)
-    for group in groups:
+    for group in b.each(groups):
         _latency(b, group)
-    for group in groups:
+    for group in b.each(groups):
         _final(b, group)
     return b.steps

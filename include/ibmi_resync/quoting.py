@@ -15,6 +15,8 @@ import shlex
 from ibmi_resync.names import IbmiInputError, require_printable
 
 _PROGRAM_RE = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./-]*")
+_CL_STRING = re.compile(r"'[^']*'")
+_PARENTHESIS = re.compile(r"[()]")
 
 __all__ = ["check_cl_shape", "cl_string", "shell_command", "shell_line"]
 
@@ -39,28 +41,16 @@ def check_cl_shape(command: str) -> str:
     instead of sending a command of a different shape to a production system.
     """
     require_printable("command", command)
-    depth = 0
-    in_string = False
-    index = 0
-    while index < len(command):
-        char = command[index]
-        if in_string:
-            if char == "'":
-                if index + 1 < len(command) and command[index + 1] == "'":
-                    index += 1
-                else:
-                    in_string = False
-        elif char == "'":
-            in_string = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth < 0:
-                raise IbmiInputError("command", command, "closing parenthesis without opening")
-        index += 1
-    if in_string:
+    # Strings go first: a doubled apostrophe inside one ends it and opens the next, which
+    # balances the same way. What is left is outside every string.
+    outside = _CL_STRING.sub("", command)
+    if "'" in outside:
         raise IbmiInputError("command", command, "unbalanced apostrophe")
+    depth = 0
+    for char in _PARENTHESIS.findall(outside):
+        depth += 1 if char == "(" else -1
+        if depth < 0:
+            raise IbmiInputError("command", command, "closing parenthesis without opening")
     if depth:
         raise IbmiInputError("command", command, "unbalanced parentheses")
     return command

@@ -11,10 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from ibmi_resync.program import Phase, Step
+from ibmi_resync.plan import Plan, RunOptions
+from ibmi_resync.program import Phase, Scope, Step
 
-__all__ = ["GROUP_TASKS", "TASKS", "TaskSlice", "steps_for_task"]
+__all__ = ["GROUP_TASKS", "TASKS", "Program", "TaskSlice", "build_task_steps", "steps_for_task"]
+
+
+class Program(Protocol):
+    """`resync_program` or `network_sync_program`."""
+
+    def __call__(
+        self, plan: Plan, options: RunOptions | None = None, *, run_key: str, scope: Scope | None
+    ) -> list[Step]: ...
 
 
 @dataclass(frozen=True)
@@ -84,8 +94,7 @@ TASKS: dict[str, TaskSlice] = {
 GROUP_TASKS = tuple(name for name, part in TASKS.items() if part.per_group)
 
 
-def steps_for_task(steps: list[Step], task: str, group: str | None = None) -> list[Step]:
-    """The steps `task` runs (for `group` when the task is per group), in program order."""
+def _slice_of(task: str, group: str | None) -> TaskSlice:
     part = TASKS.get(task)
     if part is None:
         raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
@@ -93,6 +102,28 @@ def steps_for_task(steps: list[Step], task: str, group: str | None = None) -> li
         raise ValueError(f"task {task} runs per replication group: give the group")
     if not part.per_group and group:
         raise ValueError(f"task {task} runs once per run, not per group")
+    return part
+
+
+def build_task_steps(
+    program: Program,
+    plan: Plan,
+    options: RunOptions,
+    *,
+    run_key: str,
+    task: str,
+    group: str | None = None,
+) -> list[Step]:
+    """The steps `task` runs, from a program built for the task's phase and group only (what
+    a task start needs: see `Scope`); the same steps `steps_for_task` cuts from the whole."""
+    part = _slice_of(task, group)
+    scope = Scope(part.phase, group if part.per_group else None)
+    return steps_for_task(program(plan, options, run_key=run_key, scope=scope), task, group)
+
+
+def steps_for_task(steps: list[Step], task: str, group: str | None = None) -> list[Step]:
+    """The steps `task` runs (for `group` when the task is per group), in program order."""
+    part = _slice_of(task, group)
     in_phase = [step for step in steps if step.phase == part.phase]
     # The BACKUP's role check of a destructive phase is put first below, once per task; the
     # pre-flight keeps its own, so a node that answers the wrong role stops the run before the

@@ -26,7 +26,7 @@ from ibmi_resync.names import IbmiInputError
 from ibmi_resync.node import CommandFailed, DryRunRefusal, RoleMismatch
 from ibmi_resync.plan import Plan, PlanError, RunOptions, load_plan
 from ibmi_resync.program import Step, resync_program
-from ibmi_resync.tasks import TASKS, steps_for_task
+from ibmi_resync.tasks import TASKS, build_task_steps
 from icluster_resync.transfer import SftpSaveFileMover
 from icluster_resync.transport import SignOnRefused, open_node
 from icluster_resync.triggers import NodeQueryTrigger
@@ -228,7 +228,14 @@ class ResyncTaskOperator(BaseOperator):
             plan = load_plan(plan_path())
             options = run_options(context.get("params"))
             run_id = context["dag_run"].run_id if context.get("dag_run") else "manual"
-            steps = self.program(plan, options, run_key=run_id)
+            steps = build_task_steps(
+                self.program,
+                plan,
+                options,
+                run_key=run_id,
+                task=self.resync_task,
+                group=self.group or None,
+            )
         except _FINAL as error:
             raise AirflowFailException(str(error)) from error
-        return plan, options, steps_for_task(steps, self.resync_task, self.group or None)
+        return plan, options, steps

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ from airflow.executors.local_executor import LocalExecutor
 from airflow.models.taskinstancekey import TaskInstanceKey
 from airflow.utils.state import TaskInstanceState
 
-from icluster_resync.executors import ResyncLocalExecutor, stale_defer_exits
+from icluster_resync.executors import ResyncLocalExecutor, dag_imports, stale_defer_exits
 from scripts import deployment as d
 
 S = TaskInstanceState
@@ -67,3 +70,42 @@ def test_the_deployment_selects_the_filtered_executor(tmp_path: Path, name: str)
     executor = getattr(__import__(module, fromlist=[cls]), cls)
     assert executor.__name__ == f"Resync{name}"
     assert any(base.__name__ == name for base in executor.__mro__)
+
+
+# ---- the workers start with the DAG files' modules imported -------------------------------
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+def test_dag_imports_lists_what_the_dag_files_import_at_top_level(tmp_path: Path) -> None:
+    assert {"icluster_resync.operators", "ibmi_resync.plan", "airflow.sdk"} <= set(
+        dag_imports(DAGS)
+    )
+    (tmp_path / "a.py").write_text(
+        "from __future__ import annotations\nimport json, csv as c\nfrom . import x\n"
+        "from email.mime import text\n\ndef f():\n    import zipfile\n"
+    )
+    (tmp_path / "broken.py").write_text("def (:\n")
+    assert dag_imports(tmp_path) == ["json", "csv", "email.mime"]
+
+
+def test_the_executor_imports_them_before_it_forks_its_workers(tmp_path: Path) -> None:
+    """In a fresh interpreter: when LocalExecutor.start (which forks the workers) runs, the
+    DAG file's modules are already imported; one that cannot be imported is only logged."""
+    (tmp_path / "dag.py").write_text("import icluster_resync.transfer\nimport no_such_module\n")
+    script = (
+        "import sys\n"
+        "from airflow.executors.local_executor import LocalExecutor\n"
+        "LocalExecutor.start = lambda self: print(sorted(m for m in sys.modules"
+        " if m in ('icluster_resync.transfer', 'asyncssh', 'no_such_module')))\n"
+        "from icluster_resync.executors import ResyncLocalExecutor\n"
+        "assert 'asyncssh' not in sys.modules\n"
+        "ResyncLocalExecutor().start()\n"
+    )
+    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "['asyncssh', 'icluster_resync.transfer']"
+    assert "no_such_module" in done.stdout + done.stderr

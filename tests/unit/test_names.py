@@ -8,6 +8,7 @@ lower case folds to upper case. Every refusal must be an IbmiInputError that nam
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -269,6 +270,21 @@ def test_require_printable_refuses_control_and_unassigned(char: str) -> None:
     with pytest.raises(IbmiInputError) as excinfo:
         require_printable("text", value)
     assert_refused(excinfo, "text", value)
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet=st.characters(max_codepoint=0x3000), max_size=12))
+def test_require_printable_refuses_exactly_category_c_and_the_separators(value: str) -> None:
+    """ASCII text is checked with one regex, the rest per character: both must refuse the
+    same characters as the per-character rule the docstring gives."""
+    refused = any(
+        unicodedata.category(char).startswith("C") or char in "\u2028\u2029" for char in value
+    )
+    if refused:
+        with pytest.raises(IbmiInputError):
+            require_printable("text", value)
+    else:
+        assert require_printable("text", value) is value
 
 
 def test_require_printable_refuses_non_strings() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ibmi_resync.plan import RunOptions, load_plan
-from ibmi_resync.program import resync_program
-from ibmi_resync.tasks import GROUP_TASKS, TASKS, steps_for_task
+from ibmi_resync.program import network_sync_program, resync_program
+from ibmi_resync.tasks import GROUP_TASKS, TASKS, build_task_steps, steps_for_task
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = load_plan(ROOT / "config" / "demo-plan.yaml")
@@ -77,3 +77,66 @@ def test_preflight_asks_both_nodes_for_their_role() -> None:
     steps = steps_for_task(resync_program(PLAN), "preflight")
     asked = [step.node for step in steps if step.check == "local_node"]
     assert asked == ["PRIMARY", "BACKUP"]
+
+
+# ---- a task builds only its own scope of the program -------------------------------------
+
+NETWORK_SYNC_TASKS = ("preflight", "start_replication", "wait_for_latency", "final_sync_check")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        RunOptions(),
+        RunOptions(groups=("ORDERS",)),
+        RunOptions(groups=("BILLING", "SYSTEM")),
+        RunOptions(approvals_required=True),
+    ],
+    ids=["all", "orders", "billing-system", "approvals"],
+)
+@pytest.mark.parametrize("program", [resync_program, network_sync_program])
+def test_a_task_built_for_its_scope_gets_the_steps_of_the_whole_program(
+    program, options: RunOptions
+) -> None:
+    """Same steps, same order, same index in the slice: a deferral's resume index and the
+    batch job names (from run key, action and subject) point at the same steps either way."""
+    whole = program(PLAN, options, run_key="manual__2026-12-01")
+    names = [g.name for g in options.selected_groups(PLAN)]
+    tasks = NETWORK_SYNC_TASKS if program is network_sync_program else tuple(TASKS)
+    compared = 0
+    for task in tasks:
+        for group in names if TASKS[task].per_group else [None]:
+            scoped = build_task_steps(
+                program, PLAN, options, run_key="manual__2026-12-01", task=task, group=group
+            )
+            assert scoped == steps_for_task(whole, task, group), f"{task}[{group}]"
+            assert [s.shell for s in scoped] == [
+                s.shell for s in steps_for_task(whole, task, group)
+            ]
+            compared += len(scoped)
+    assert compared > len(names) * 5  # real slices were compared, not empty ones
+
+
+def test_a_group_task_builds_a_small_part_of_the_program() -> None:
+    """What a mark task builds does not grow with the other groups of the run."""
+    built: list[int] = []
+
+    def counting(plan, options=None, *, run_key, scope):
+        steps = resync_program(plan, options, run_key=run_key, scope=scope)
+        built.append(len(steps))
+        return steps
+
+    whole = resync_program(PLAN, run_key="r")
+    mark = build_task_steps(counting, PLAN, RunOptions(), run_key="r", task="mark_positions",
+                            group="ORDERS")  # fmt: skip
+    assert mark and all(step.group == "ORDERS" for step in mark)
+    assert built[0] == len(mark)  # nothing of another phase or group was built
+    assert built[0] * len(PLAN.group_names) <= len(whole) / 4
+
+
+def test_build_task_steps_refuses_a_group_for_a_run_wide_task_and_none_for_a_group_task() -> None:
+    with pytest.raises(ValueError, match="once per run"):
+        build_task_steps(resync_program, PLAN, RunOptions(), run_key="r", task="preflight",
+                         group="ORDERS")  # fmt: skip
+    with pytest.raises(ValueError, match="per replication group"):
+        build_task_steps(resync_program, PLAN, RunOptions(), run_key="r", task="save_group")
