@@ -117,7 +117,7 @@ def _deployed_figures(result: dict[str, Any]) -> list[Figure]:
             None,
             None,
             "every WAIT step of the program defers to the triggerer (operator + executor); "
-            "the peak counts are sampled from the REST API every 2 s",
+            "the peak counts are sampled from the metadata database every 2 s",
         )
     )
     cpu = result.get("cpu_s") or {}

@@ -12,7 +12,7 @@ refused here, a second lock behind the DAG's own dry-run branch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -108,10 +108,12 @@ class IbmiNode:
         profile: SiteProfile,
         dry_run: bool = False,
         journal: list[SentCommand] | None = None,
-        job_user: str | None = None,
+        job_user: str | Callable[[], str | None] | None = None,
     ) -> None:
         self.name = str(Name(name, field="node"))
-        self.job_user = job_user.upper() if job_user else None
+        # The user the shell signs on as; a callable when the shell only learns it from its
+        # connection, which is looked up at the first command (transport.SshShell).
+        self.job_user = job_user
         self.role = role
         self.shell = shell
         self.database = database
@@ -229,6 +231,8 @@ class IbmiNode:
         log tells whether it must run again). JOB_INFO filters by user, so the user the
         SSH connection signs on as (the batch job's user, SBMJOB USER(*CURRENT)) is needed.
         """
+        if callable(self.job_user):
+            self.job_user = self.job_user()
         if not self.job_user:
             return []
         rows = self.query(

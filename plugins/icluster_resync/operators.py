@@ -51,6 +51,25 @@ _FINAL = (
 )
 
 
+def _mapped(task: BaseOperator) -> bool:
+    """Whether the task is mapped over the run's groups (it sits in a mapped task group)."""
+    return task.get_closest_mapped_task_group() is not None
+
+
+def _own_keys(plan: Plan, group: str) -> Callable[[str], bool]:
+    """Whether a value's key is about `group` or one of its libraries: the run's values are
+    keyed ``kind:GROUP:...`` or ``kind:LIBRARY`` (ibmi_resync.executor)."""
+    try:
+        subjects = {group, *plan.group(group).libraries}
+    except IbmiInputError:  # a group the plan does not know fails later, naming it
+        subjects = {group}
+    return lambda key: key.split(":")[1] in subjects if ":" in key else True
+
+
+def _as_list(pulled: Any) -> list[Any]:
+    return pulled if isinstance(pulled, list) else [pulled]
+
+
 def plan_path() -> str:
     """The plan file: IBMI_RESYNC_PLAN, else the demo plan next to the project."""
     return os.environ.get("IBMI_RESYNC_PLAN", str(DEFAULT_PLAN))
@@ -127,7 +146,7 @@ class ResyncTaskOperator(BaseOperator):
                     list(step.params) or "",
                 )
             return {"dry_run": True, "steps": len(steps)}
-        inherited = self._inherited(context)
+        inherited = self._inherited(context, plan)
         return self._walk(plan, options, steps, RunState(dict(inherited)), 0, inherited)
 
     def _resume(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
@@ -135,41 +154,71 @@ class ResyncTaskOperator(BaseOperator):
         resume = event.get("resume") or {}
         if "state" not in resume or "index" not in resume:
             raise AirflowFailException(f"the wait came back without the task's state: {event}")
-        state, index = resume["state"], int(resume["index"])
-        executor = self._executor(plan, options, RunState.from_dict(state))
+        index = int(resume["index"])
+        # The earlier tasks' answers rode in the trigger with the task's own: a resume reads
+        # no XCom (each upstream task is a request to the api-server, about ten a start).
+        inherited = resume.get("inherited")
+        if not isinstance(inherited, Mapping):  # a trigger deferred without them
+            inherited = self._inherited(context, plan)
+        state = RunState.from_dict(resume["state"])
+        state.values = {**inherited, **state.values}
+        executor = self._executor(plan, options, state)
         try:
             executor.resume(steps, index, event)
         except _FINAL as error:
             raise AirflowFailException(str(error)) from error
-        inherited = self._inherited(context)
-        return self._walk(plan, options, steps, executor.state, index + 1, inherited)
+        return self._walk(plan, options, steps, executor.state, index + 1, dict(inherited))
 
-    def _inherited(self, context: Context) -> dict[str, Any]:
+    def _inherited(self, context: Context, plan: Plan | None = None) -> dict[str, Any]:
         """What the run's earlier tasks learned: object counts from pre-flight, marked
         positions from phase 2, saved counts from phase 3 ... (keys carry their group or
         library, so instances of different groups never collide).
 
         Why: each task walks only its slice of the program, but later checks need earlier
         answers (a restore is reconciled against the saved count; replication starts only at
-        the position marked in phase 2). They travel as the upstream tasks' XComs.
+        the position marked in phase 2). They travel as the upstream tasks' XComs. A group's
+        task takes, of the tasks mapped over the groups, only its own group's instance, and
+        keeps only the answers about its group and its libraries: every instance of every
+        earlier phase would make each task start read O(groups) XComs, O(groups²) in a run
+        (a 200-group run has 1,800 such task instances), and carry them in its deferrals.
         """
         if not self.has_dag():
             return {}
         upstream = sorted(
-            task.task_id
-            for task in self.get_flat_relatives(upstream=True)
-            if isinstance(task, ResyncTaskOperator)
+            (
+                task
+                for task in self.get_flat_relatives(upstream=True)
+                if isinstance(task, ResyncTaskOperator)
+            ),
+            key=lambda task: task.task_id,
         )
         if not upstream:
             return {}
-        pulled = context["ti"].xcom_pull(task_ids=upstream)  # every map index of each
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        own_group_only = bool(self.group) and isinstance(map_index, int) and map_index >= 0
+        whole = [t.task_id for t in upstream if not own_group_only or not _mapped(t)]
+        pulled = _as_list(ti.xcom_pull(task_ids=whole)) if whole else []
+        for task in upstream if own_group_only else ():
+            if not _mapped(task):
+                continue
+            # The mapped task groups all expand over select_groups' list: the same map
+            # index is the same group. Checked, and if not, every instance is read.
+            mine = ti.xcom_pull(task_ids=task.task_id, map_indexes=map_index)
+            if isinstance(mine, Mapping) and mine.get("group") == self.group:
+                pulled.append(mine)
+            else:
+                pulled.extend(_as_list(ti.xcom_pull(task_ids=[task.task_id])))
+        concerns = _own_keys(plan, self.group) if own_group_only and plan else None
         inherited: dict[str, Any] = {}
-        for result in pulled if isinstance(pulled, list) else [pulled]:
+        for result in pulled:
             if isinstance(result, Mapping):
                 inherited.update(
                     (key, value)
                     for key, value in result.items()
-                    if key not in _NOT_VALUES and not key.startswith(_STEP_LOCAL)
+                    if key not in _NOT_VALUES
+                    and not key.startswith(_STEP_LOCAL)
+                    and (concerns is None or concerns(key))
                 )
         return inherited
 
@@ -194,16 +243,18 @@ class ResyncTaskOperator(BaseOperator):
                 pending = executor.run(steps, start)
         except _FINAL as error:
             raise AirflowFailException(str(error)) from error
-        if pending is not None:
-            self._defer_on(plan, pending, executor.state)
         learned = {  # only what this task learned: the XCom does not grow along the run
             key: value
             for key, value in executor.state.values.items()
             if key not in inherited or inherited[key] != value
         }
+        if pending is not None:
+            self._defer_on(plan, pending, RunState(learned, executor.state.log), inherited)
         return {"task": self.resync_task, "group": self.group, **learned, "log": executor.state.log}
 
-    def _defer_on(self, plan: Plan, pending: PendingWait, state: RunState) -> None:
+    def _defer_on(
+        self, plan: Plan, pending: PendingWait, state: RunState, inherited: Mapping[str, Any]
+    ) -> None:
         node = plan.primary if pending.node == "PRIMARY" else plan.backup
         self.log.info("waiting on %s: %s until %s", node.name, pending.sql, pending.condition)
         self.defer(
@@ -214,7 +265,11 @@ class ResyncTaskOperator(BaseOperator):
                 condition=pending.condition,
                 poll_seconds=pending.poll_seconds,
                 timeout_seconds=pending.timeout_seconds,
-                resume={"state": state.to_dict(), "index": pending.index},
+                resume={
+                    "state": state.to_dict(),
+                    "inherited": dict(inherited),
+                    "index": pending.index,
+                },
             ),
             method_name="execute_complete",
         )

@@ -28,26 +28,46 @@ class HostKeyNotVerified(RuntimeError):
 
 
 class SshShell:
-    """One SSH connection per task; each `execute` is one exec channel (one IBM i job)."""
+    """One SSH connection per task; each `execute` is one exec channel (one IBM i job).
+
+    Nothing is fetched or opened until the first command: a task opens both nodes but many
+    of its starts use one of them, or none (a resume whose wait was the task's last step),
+    and every connection look-up is a round trip to the api-server (docs/benchmarks.md).
+    """
 
     def __init__(
         self, ssh_conn_id: str, *, command_timeout: float | None = 600.0, node: str = ""
     ) -> None:
         self.ssh_conn_id = ssh_conn_id
         self.node = node
-        self.hook = SSHHook(ssh_conn_id=ssh_conn_id, cmd_timeout=command_timeout)
-        if self.hook.no_host_key_check or self.hook.allow_host_key_change:
-            raise HostKeyNotVerified(
-                f"connection {ssh_conn_id!r} disables host-key checking; give the node's "
-                "host key in the connection extra `host_key` instead"
-            )
         self.command_timeout = command_timeout
+        self._hook: SSHHook | None = None
         self._client: Any = None
+
+    @property
+    def hook(self) -> SSHHook:
+        """The provider's hook, refused when its connection would accept any host key."""
+        if self._hook is None:
+            hook = SSHHook(ssh_conn_id=self.ssh_conn_id, cmd_timeout=self.command_timeout)
+            if hook.no_host_key_check or hook.allow_host_key_change:
+                raise HostKeyNotVerified(
+                    f"connection {self.ssh_conn_id!r} disables host-key checking; give the "
+                    "node's host key in the connection extra `host_key` instead"
+                )
+            self._hook = hook
+        return self._hook
+
+    @property
+    def user(self) -> str | None:
+        """The user profile the connection signs on as (the user of the jobs it submits)."""
+        return self.hook.username
 
     def execute(self, line: str) -> tuple[int, str, str]:
         if self._client is None:
             try:
                 self._client = self.hook.get_conn()
+            except HostKeyNotVerified:
+                raise
             except Exception as error:  # paramiko's own text often hides the cause: add ours
                 message, refused = self._sign_on_failure(error)
                 raise (SignOnRefused if refused else NodeConnectionError)(message) from error
@@ -132,24 +152,28 @@ class OdbcDatabase:
     """Read-only SQL through OdbcHook; the driver name comes from the connection's extra.
 
     IBM i Access ODBC keywords (SYSTEM, NAM, DBQ, CMT, TRUEAUTOCOMMIT) go in the extra too;
-    OdbcHook appends every extra key to the connection string (ibmi.md §9.4).
+    OdbcHook appends every extra key to the connection string (ibmi.md §9.4). The connection
+    is looked up once, at the first query (see `SshShell`).
     """
 
     def __init__(self, odbc_conn_id: str | None = None, *, connection: Connection | None = None):
-        if connection is not None:
-            extra = connection.extra_dejson
-            self.hook: OdbcHook = _KnownConnectionOdbcHook(
-                connection, driver=extra.get("driver"), connect_kwargs={"autocommit": True}
-            )
-        else:
-            assert odbc_conn_id is not None
-            extra = OdbcHook.get_connection(odbc_conn_id).extra_dejson
-            self.hook = OdbcHook(
-                odbc_conn_id=odbc_conn_id,
-                driver=extra.get("driver"),
+        if connection is None and odbc_conn_id is None:
+            raise ValueError("OdbcDatabase needs a connection id or a connection")
+        self.odbc_conn_id = odbc_conn_id
+        self._connection = connection
+        self._hook: OdbcHook | None = None
+        self._conn: Any = None
+
+    @property
+    def hook(self) -> OdbcHook:
+        if self._hook is None:
+            connection = self._connection or OdbcHook.get_connection(str(self.odbc_conn_id))
+            self._hook = _KnownConnectionOdbcHook(
+                connection,
+                driver=connection.extra_dejson.get("driver"),
                 connect_kwargs={"autocommit": True},
             )
-        self._conn: Any = None
+        return self._hook
 
     def fetch(self, text: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         if self._conn is None:
@@ -184,7 +208,7 @@ def open_node(
             profile=plan.site_profile,
             dry_run=dry_run,
             journal=journal,
-            job_user=shell.hook.username,
+            job_user=lambda: shell.user,
         )
     finally:
         shell.close()

@@ -14,11 +14,13 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from ibmi_resync.node import IbmiNode
+from ibmi_resync.plan import load_plan
 from icluster_resync import operators
 from icluster_resync.operators import ResyncTaskOperator
 from icluster_resync.triggers import NodeQueryTrigger
 
 ROOT = Path(__file__).resolve().parents[2]
+PLAN = load_plan(ROOT / "config" / "demo-plan.yaml")
 
 
 class Scripted:
@@ -149,3 +151,130 @@ def test_a_task_inherits_what_earlier_tasks_learned_and_returns_only_its_own() -
     assert inherited == {"count:ORDLIB": 40, "event:ORDERS:2": {"sequence": "7"}}
     assert unrelated._inherited({"ti": ti}) == {}  # no upstream resync task, nothing pulled
     assert ResyncTaskOperator(task_id="x", resync_task="preflight")._inherited({"ti": ti}) == {}
+
+
+def _mapped_dag() -> dict[str, ResyncTaskOperator]:
+    """preflight >> a task group mapped over two groups (mark >> save) >> restart."""
+    from airflow.sdk import DAG, task_group
+
+    tasks: dict[str, ResyncTaskOperator] = {}
+    with DAG("mapped", schedule=None):
+        tasks["preflight"] = ResyncTaskOperator(task_id="preflight", resync_task="preflight")
+
+        @task_group(group_id="outage")
+        def outage(group: str) -> None:
+            tasks["mark"] = ResyncTaskOperator(
+                task_id="mark_positions", resync_task="mark_positions", group=group
+            )
+            tasks["save"] = ResyncTaskOperator(
+                task_id="save_group", resync_task="save_group", group=group
+            )
+            tasks["mark"] >> tasks["save"]
+
+        saved = outage.expand(group=["SYSTEM", "ORDERS"])
+        tasks["restart"] = ResyncTaskOperator(
+            task_id="restart_applications", resync_task="restart_applications"
+        )
+        tasks["preflight"] >> saved >> tasks["restart"]
+    return tasks
+
+
+def _xcoms(task_ids: Any, map_indexes: Any = None) -> Any:
+    """The XComs of a run of `_mapped_dag`, answered as the Task SDK's xcom_pull does."""
+    stored = {
+        "preflight": [{"task": "preflight", "group": None, "count:ORDLIB": 40, "count:SECLIB": 3}],
+        "outage.mark_positions": [
+            {"task": "mark_positions", "group": "SYSTEM", "event:SYSTEM:2": {"seq": "1"}},
+            {"task": "mark_positions", "group": "ORDERS", "event:ORDERS:2": {"seq": "2"}},
+        ],
+        "outage.save_group": [
+            {"task": "save_group", "group": "SYSTEM", "saved:SYSLIB": 3},
+            {"task": "save_group", "group": "ORDERS", "saved:ORDLIB": 40},
+        ],
+    }
+    if isinstance(task_ids, str):
+        return stored[task_ids][map_indexes]
+    return [value for task_id in task_ids for value in stored[task_id]]
+
+
+def test_a_group_task_reads_only_its_own_group_of_the_mapped_tasks_before_it() -> None:
+    tasks = _mapped_dag()
+    ti = mock.Mock(map_index=1)
+    ti.xcom_pull.side_effect = _xcoms
+    save = tasks["save"]
+    save.group = "ORDERS"  # as rendered for map index 1
+    inherited = save._inherited({"ti": ti}, PLAN)
+    # SECLIB's count is SYSTEM's business: a group's task keeps its own group's answers
+    assert inherited == {"count:ORDLIB": 40, "event:ORDERS:2": {"seq": "2"}}
+    assert ti.xcom_pull.call_args_list == [
+        mock.call(task_ids=["preflight"]),
+        mock.call(task_ids="outage.mark_positions", map_indexes=1),
+    ]
+    # A run-wide task after the mapped group reads every instance and keeps every answer.
+    ti = mock.Mock(map_index=-1)
+    ti.xcom_pull.side_effect = _xcoms
+    assert set(tasks["restart"]._inherited({"ti": ti}, PLAN)) == {
+        "count:ORDLIB",
+        "count:SECLIB",
+        "event:SYSTEM:2",
+        "event:ORDERS:2",
+        "saved:SYSLIB",
+        "saved:ORDLIB",
+    }
+
+
+def test_a_map_index_of_another_group_falls_back_to_every_instance() -> None:
+    tasks = _mapped_dag()
+    ti = mock.Mock(map_index=0)  # index 0 holds SYSTEM's XCom, not ORDERS'
+    ti.xcom_pull.side_effect = _xcoms
+    save = tasks["save"]
+    save.group = "ORDERS"
+    inherited = save._inherited({"ti": ti}, PLAN)
+    assert inherited["event:ORDERS:2"] == {"seq": "2"}
+    assert "event:SYSTEM:2" not in inherited
+    assert ti.xcom_pull.call_args_list[-1] == mock.call(task_ids=["outage.mark_positions"])
+
+
+def test_a_resume_reads_no_xcom_the_earlier_answers_ride_in_the_trigger(
+    scripted: Scripted,
+) -> None:
+    """The deferral carries the task's own values and, apart, what it inherited, so the
+    resumed task makes no XCom request and still returns only its own values."""
+    operator = ResyncTaskOperator(task_id="end_applications", resync_task="end_applications")
+    earlier = {"count:ORDLIB": 40, "event:ORDERS:2": {"seq": "2"}}
+    with (
+        mock.patch.object(ResyncTaskOperator, "_inherited", return_value=earlier),
+        pytest.raises(TaskDeferred) as deferred,
+    ):
+        operator.execute(_context())
+    resume = deferred.value.trigger.resume
+    assert resume["inherited"] == earlier
+    assert not set(earlier) & set(resume["state"]["values"])
+    seen: list[dict[str, Any]] = []
+    original = operators.Executor.resume
+
+    def resume_with(self, steps, index, event):  # what the executor holds when it resumes
+        seen.append(dict(self.state.values))
+        return original(self, steps, index, event)
+
+    with (
+        mock.patch.object(ResyncTaskOperator, "_inherited", side_effect=AssertionError("pulled")),
+        mock.patch.object(operators.Executor, "resume", resume_with),
+    ):
+        result = ResyncTaskOperator(
+            task_id="end_applications", resync_task="end_applications"
+        ).execute_complete(_context(), {"status": "done", "seen": "-", "resume": resume})
+    assert seen and seen[0].items() >= earlier.items()
+    assert not set(earlier) & set(result)  # the XCom holds only the task's own values
+
+
+def test_a_trigger_deferred_without_the_inherited_answers_pulls_them(scripted: Scripted) -> None:
+    operator = ResyncTaskOperator(task_id="end_applications", resync_task="end_applications")
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(_context())
+    resume = {k: v for k, v in deferred.value.trigger.resume.items() if k != "inherited"}
+    with mock.patch.object(ResyncTaskOperator, "_inherited", return_value={}) as pulled:
+        ResyncTaskOperator(
+            task_id="end_applications", resync_task="end_applications"
+        ).execute_complete(_context(), {"status": "done", "seen": "-", "resume": resume})
+    assert pulled.call_count == 1
