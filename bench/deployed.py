@@ -38,8 +38,12 @@ METADATA_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/icluster_resync_be
 WAITING_STATES = ("deferred",)
 
 
-def settings_for(groups: int, folder: Path, time_scale: float = 0.05) -> d.Settings:
-    sim_path, plan_path = scenario.write(folder / "config", groups, time_scale=time_scale)
+def settings_for(
+    groups: int, folder: Path, time_scale: float = 0.05, per_group: int = 2
+) -> d.Settings:
+    sim_path, plan_path = scenario.write(
+        folder / "config", groups, time_scale=time_scale, per_group=per_group
+    )
     return d.Settings.from_env(
         state=folder / "state",
         metadata_url=METADATA_URL,
@@ -184,7 +188,7 @@ def _ti_profile(tis: list[dict[str, Any]]) -> dict[str, Any]:
     return {"queued_to_start_s": summary(waits), "start_to_end_s": summary(runs)}
 
 
-def _cpu_of(pids: list[int]) -> float:
+def _cpu_of(pids: list[int], *, children: bool = True) -> float:
     """CPU seconds of ``pids`` and of their children already reaped (utime, stime, cutime,
     cstime): a LocalExecutor worker reaps its task processes, so their CPU is in its figure."""
     ticks = 0
@@ -193,7 +197,7 @@ def _cpu_of(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        ticks += sum(int(f) for f in fields[11:15])
+        ticks += sum(int(f) for f in fields[11 : 15 if children else 13])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -205,6 +209,13 @@ def cpu_seconds(settings: d.Settings) -> dict[str, float]:
         record["name"]: _cpu_of(d.group_members(int(record["pgid"])))
         for record in d.recorded(settings)
     }
+    for record in d.recorded(settings):
+        if record["name"] == "scheduler" and "scheduler" in found:
+            # The scheduler's own loop apart from its LocalExecutor workers and their task
+            # processes (the rest of its process group): they are tuned by different settings.
+            loop = _cpu_of([int(record["pid"])], children=False)
+            found["scheduler loop"] = loop
+            found["workers and task processes"] = found.pop("scheduler") - loop
     sim_pid = settings.sim_state / "sim.pid"
     if sim_pid.exists():
         found["simulated pair"] = _cpu_of([int(sim_pid.read_text().split()[0])])
@@ -227,11 +238,13 @@ def run(
     keep_up: bool = False,
     timeout: float = 7200,
     time_scale: float = 0.05,
+    per_group: int = 2,
 ) -> dict[str, Any]:
-    """Bring the deployment up for ``groups`` groups, run one resync, measure, stop it."""
+    """Bring the deployment up for ``groups`` groups of ``per_group`` libraries, run one
+    resync, measure, stop it."""
     folder = OUT / "deploy"
-    settings = settings_for(groups, folder, time_scale)
-    result: dict[str, Any] = {"groups": groups, "libraries": groups * 2}
+    settings = settings_for(groups, folder, time_scale, per_group)
+    result: dict[str, Any] = {"groups": groups, "libraries": groups * per_group}
     started = time.monotonic()
     try:  # also a failed or interrupted start-up stops what it started
         api, healthy = d.up(settings, out)

@@ -30,7 +30,15 @@ from ibmi_resync.program import (
 )
 from ibmi_resync.waits import Verdict, evaluate
 
-__all__ = ["HELD_FAILURES", "Executor", "PendingWait", "RunState", "SaveFileMover", "StepFailed"]
+__all__ = [
+    "HELD_FAILURES",
+    "Executor",
+    "PendingWait",
+    "RunState",
+    "SaveFileMover",
+    "StepFailed",
+    "earlier_answers",
+]
 
 
 class StepFailed(RuntimeError):
@@ -71,6 +79,31 @@ class RunState:
     def from_dict(cls, data: Mapping[str, Any] | None) -> RunState:
         data = data or {}
         return cls(dict(data.get("values", {})), list(data.get("log", [])))
+
+
+def earlier_answers(steps: Sequence[Step]) -> set[str]:
+    """The keys of `RunState.values` these steps read that an earlier task may have learned:
+    the object count pre-flight recorded (a save's job log is checked against it), the saved
+    count (a restore is reconciled against it), the marked position (replication starts
+    only there) and whether a continuous sync check ran before (it is started again).
+
+    Why: a task whose steps read none of them needs no upstream XCom; every upstream task
+    it would pull is a request to the api-server at each task start. Kept next to the guards
+    and checks that read these keys (`_guard_says_skip`, `_check_job_log`,
+    `_check_restored_count`); tests/unit/test_executor.py proves the list complete.
+    """
+    keys: set[str] = set()
+    for step in steps:
+        if step.guard == "was_running":
+            keys.add(f"continuous:{step.group}")
+        elif step.guard == "mark_recorded":
+            keys.add(f"event:{step.group}:2")
+        expect = step.expect or {}
+        if step.check == "job_log" and expect.get("kind") == "saved":
+            keys.add(f"count:{expect['library']}")
+        elif step.check == "restored_count":
+            keys.add(f"saved:{step.subject}")
+    return keys
 
 
 @dataclass(frozen=True)

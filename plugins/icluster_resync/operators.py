@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from ibmi_resync.executor import Executor, PendingWait, RunState, StepFailed
+from ibmi_resync.executor import Executor, PendingWait, RunState, StepFailed, earlier_answers
 from ibmi_resync.names import IbmiInputError
 from ibmi_resync.node import CommandFailed, DryRunRefusal, RoleMismatch
 from ibmi_resync.plan import Plan, PlanError, RunOptions, load_plan
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 DEFAULT_PLAN = Path(__file__).resolve().parents[2] / "config" / "demo-plan.yaml"
-# Keys of a task's XCom that describe the task, not what it learned about the nodes.
-_NOT_VALUES = frozenset({"task", "group", "log", "dry_run", "steps", "held_failures", "attempt"})
-# Values keyed by a step's index within its own task: meaningless in another task's slice.
-_STEP_LOCAL = ("outcome:", "found:", "timed_out:")
 # Errors that retrying cannot fix: the task fails at once, naming the cause, without retries.
 _FINAL = (
     StepFailed,
@@ -54,16 +50,6 @@ _FINAL = (
 def _mapped(task: BaseOperator) -> bool:
     """Whether the task is mapped over the run's groups (it sits in a mapped task group)."""
     return task.get_closest_mapped_task_group() is not None
-
-
-def _own_keys(plan: Plan, group: str) -> Callable[[str], bool]:
-    """Whether a value's key is about `group` or one of its libraries: the run's values are
-    keyed ``kind:GROUP:...`` or ``kind:LIBRARY`` (ibmi_resync.executor)."""
-    try:
-        subjects = {group, *plan.group(group).libraries}
-    except IbmiInputError:  # a group the plan does not know fails later, naming it
-        subjects = {group}
-    return lambda key: key.split(":")[1] in subjects if ":" in key else True
 
 
 def _as_list(pulled: Any) -> list[Any]:
@@ -146,7 +132,7 @@ class ResyncTaskOperator(BaseOperator):
                     list(step.params) or "",
                 )
             return {"dry_run": True, "steps": len(steps)}
-        inherited = self._inherited(context, plan)
+        inherited = self._inherited(context, steps)
         return self._walk(plan, options, steps, RunState(dict(inherited)), 0, inherited)
 
     def _resume(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +145,7 @@ class ResyncTaskOperator(BaseOperator):
         # no XCom (each upstream task is a request to the api-server, about ten a start).
         inherited = resume.get("inherited")
         if not isinstance(inherited, Mapping):  # a trigger deferred without them
-            inherited = self._inherited(context, plan)
+            inherited = self._inherited(context, steps)
         state = RunState.from_dict(resume["state"])
         state.values = {**inherited, **state.values}
         executor = self._executor(plan, options, state)
@@ -169,20 +155,22 @@ class ResyncTaskOperator(BaseOperator):
             raise AirflowFailException(str(error)) from error
         return self._walk(plan, options, steps, executor.state, index + 1, dict(inherited))
 
-    def _inherited(self, context: Context, plan: Plan | None = None) -> dict[str, Any]:
-        """What the run's earlier tasks learned: object counts from pre-flight, marked
-        positions from phase 2, saved counts from phase 3 ... (keys carry their group or
-        library, so instances of different groups never collide).
+    def _inherited(self, context: Context, steps: list[Step]) -> dict[str, Any]:
+        """The answers of the run's earlier tasks that `steps` read (`earlier_answers`): the
+        object counts pre-flight recorded, the saved counts, the marked position, whether a
+        continuous sync check ran (keys carry their group or library, so instances of
+        different groups never collide).
 
         Why: each task walks only its slice of the program, but later checks need earlier
         answers (a restore is reconciled against the saved count; replication starts only at
-        the position marked in phase 2). They travel as the upstream tasks' XComs. A group's
-        task takes, of the tasks mapped over the groups, only its own group's instance, and
-        keeps only the answers about its group and its libraries: every instance of every
-        earlier phase would make each task start read O(groups) XComs, O(groups²) in a run
-        (a 200-group run has 1,800 such task instances), and carry them in its deferrals.
+        the position marked in phase 2). They travel as the upstream tasks' XComs. A task
+        whose steps read none pulls nothing; a group's task takes, of the tasks mapped over
+        the groups, only its own group's instance: every instance of every earlier phase
+        would make each task start read O(groups) XComs, O(groups²) in a run (a 200-group
+        run has 1,800 such task instances).
         """
-        if not self.has_dag():
+        wanted = earlier_answers(steps)
+        if not wanted or not self.has_dag():
             return {}
         upstream = sorted(
             (
@@ -209,17 +197,10 @@ class ResyncTaskOperator(BaseOperator):
                 pulled.append(mine)
             else:
                 pulled.extend(_as_list(ti.xcom_pull(task_ids=[task.task_id])))
-        concerns = _own_keys(plan, self.group) if own_group_only and plan else None
         inherited: dict[str, Any] = {}
         for result in pulled:
             if isinstance(result, Mapping):
-                inherited.update(
-                    (key, value)
-                    for key, value in result.items()
-                    if key not in _NOT_VALUES
-                    and not key.startswith(_STEP_LOCAL)
-                    and (concerns is None or concerns(key))
-                )
+                inherited.update((key, result[key]) for key in wanted if key in result)
         return inherited
 
     # ---- the walk ------------------------------------------------------------------------

@@ -193,3 +193,34 @@ def test_every_task_instance_of_a_run_is_read_page_by_page(count: int) -> None:
     found = d.RunFollower(api, "manual__1").task_instances()  # type: ignore[arg-type]
     assert [ti["task_id"] for ti in found] == [f"t{i}" for i in range(count)]
     assert len(api.asked) == max(1, -(-count // 100))
+
+
+def test_healthy_means_the_execution_api_has_answered_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Execution API builds its routes at its first request (about 7 s here): the
+    deployment makes that request before it calls itself healthy, not the run's first task."""
+    asked: list[str] = []
+
+    class FakeApi:
+        def __init__(self, url: str, user: str) -> None:
+            self.password: str | None = None
+
+        def health(self) -> dict:
+            asked.append("health")
+            status = {"status": "healthy"}
+            return {k: status for k in ("metadatabase", "scheduler", "triggerer", "dag_processor")}
+
+        def login(self) -> None:
+            asked.append("login")
+
+        def request(self, method: str, path: str, *args: object, **kwargs: object) -> dict:
+            asked.append(path)
+            return {}
+
+    monkeypatch.setattr(d, "Api", FakeApi)
+    monkeypatch.setattr(d, "_check_alive", lambda settings: None)
+    monkeypatch.setattr(d, "password", lambda settings: "secret")
+    d.wait_healthy(d.Settings.from_env(state=tmp_path / "state"), timeout=10)
+    assert "/execution/health" in asked
+    assert asked.index("/execution/health") < asked.index(f"/api/v2/dags/{d.DAG_ID}")

@@ -14,7 +14,9 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from ibmi_resync.node import IbmiNode
-from ibmi_resync.plan import load_plan
+from ibmi_resync.plan import RunOptions, load_plan
+from ibmi_resync.program import resync_program
+from ibmi_resync.tasks import build_task_steps
 from icluster_resync import operators
 from icluster_resync.operators import ResyncTaskOperator
 from icluster_resync.triggers import NodeQueryTrigger
@@ -131,30 +133,13 @@ def test_a_group_outside_the_plan_fails_with_the_field(scripted: Scripted) -> No
         operator.execute(_context(groups=["NOPE"]))
 
 
-def test_a_task_inherits_what_earlier_tasks_learned_and_returns_only_its_own() -> None:
-    from airflow.sdk import DAG
-
-    with DAG("inherit", schedule=None):
-        preflight = ResyncTaskOperator(task_id="preflight", resync_task="preflight")
-        end = ResyncTaskOperator(task_id="end_applications", resync_task="end_applications")
-        unrelated = ResyncTaskOperator(task_id="restore_profiles", resync_task="restore_profiles")
-        preflight >> end
-    ti = mock.Mock()
-    ti.xcom_pull.return_value = [
-        {"task": "preflight", "group": None, "count:ORDLIB": 40, "log": [{"step": 1}]},
-        {"task": "preflight", "group": "ORDERS", "event:ORDERS:2": {"sequence": "7"}},
-        {"task": "preflight", "outcome:3": "ALREADY_DONE", "timed_out:1": True, "found:2": 1},
-        None,
-    ]
-    inherited = end._inherited({"ti": ti})
-    ti.xcom_pull.assert_called_once_with(task_ids=["preflight"])
-    assert inherited == {"count:ORDLIB": 40, "event:ORDERS:2": {"sequence": "7"}}
-    assert unrelated._inherited({"ti": ti}) == {}  # no upstream resync task, nothing pulled
-    assert ResyncTaskOperator(task_id="x", resync_task="preflight")._inherited({"ti": ti}) == {}
+def _steps(task: str, group: str | None = None) -> list:
+    return build_task_steps(resync_program, PLAN, RunOptions(), run_key="r", task=task, group=group)
 
 
 def _mapped_dag() -> dict[str, ResyncTaskOperator]:
-    """preflight >> a task group mapped over two groups (mark >> save) >> restart."""
+    """preflight >> a task group mapped over two groups (mark >> save) >> restart >> the
+    SYSTEM group's start (unmapped, like the DAG's start_system_group)."""
     from airflow.sdk import DAG, task_group
 
     tasks: dict[str, ResyncTaskOperator] = {}
@@ -175,7 +160,10 @@ def _mapped_dag() -> dict[str, ResyncTaskOperator]:
         tasks["restart"] = ResyncTaskOperator(
             task_id="restart_applications", resync_task="restart_applications"
         )
-        tasks["preflight"] >> saved >> tasks["restart"]
+        tasks["start_system"] = ResyncTaskOperator(
+            task_id="start_system_group", resync_task="start_replication", group="SYSTEM"
+        )
+        tasks["preflight"] >> saved >> tasks["restart"] >> tasks["start_system"]
     return tasks
 
 
@@ -188,13 +176,25 @@ def _xcoms(task_ids: Any, map_indexes: Any = None) -> Any:
             {"task": "mark_positions", "group": "ORDERS", "event:ORDERS:2": {"seq": "2"}},
         ],
         "outage.save_group": [
-            {"task": "save_group", "group": "SYSTEM", "saved:SYSLIB": 3},
+            {"task": "save_group", "group": "SYSTEM", "saved:SECLIB": 3},
             {"task": "save_group", "group": "ORDERS", "saved:ORDLIB": 40},
         ],
+        "restart_applications": [{"task": "restart_applications", "group": None}],
     }
     if isinstance(task_ids, str):
         return stored[task_ids][map_indexes]
     return [value for task_id in task_ids for value in stored[task_id]]
+
+
+def test_a_task_whose_steps_read_no_earlier_answer_pulls_no_xcom() -> None:
+    tasks = _mapped_dag()
+    ti = mock.Mock(map_index=-1)
+    ti.xcom_pull.side_effect = _xcoms
+    assert tasks["restart"]._inherited({"ti": ti}, _steps("restart_applications")) == {}
+    ti = mock.Mock(map_index=0)
+    tasks["mark"].group = "SYSTEM"
+    assert tasks["mark"]._inherited({"ti": ti}, _steps("mark_positions", "SYSTEM")) == {}
+    ti.xcom_pull.assert_not_called()
 
 
 def test_a_group_task_reads_only_its_own_group_of_the_mapped_tasks_before_it() -> None:
@@ -203,35 +203,40 @@ def test_a_group_task_reads_only_its_own_group_of_the_mapped_tasks_before_it() -
     ti.xcom_pull.side_effect = _xcoms
     save = tasks["save"]
     save.group = "ORDERS"  # as rendered for map index 1
-    inherited = save._inherited({"ti": ti}, PLAN)
-    # SECLIB's count is SYSTEM's business: a group's task keeps its own group's answers
-    assert inherited == {"count:ORDLIB": 40, "event:ORDERS:2": {"seq": "2"}}
+    inherited = save._inherited({"ti": ti}, _steps("save_group", "ORDERS"))
+    # the save's job-log check reads the counts pre-flight recorded for its own libraries
+    assert inherited == {"count:ORDLIB": 40}
     assert ti.xcom_pull.call_args_list == [
         mock.call(task_ids=["preflight"]),
         mock.call(task_ids="outage.mark_positions", map_indexes=1),
     ]
-    # A run-wide task after the mapped group reads every instance and keeps every answer.
+
+
+def test_an_unmapped_task_reads_every_instance_of_the_mapped_tasks_before_it() -> None:
+    tasks = _mapped_dag()
     ti = mock.Mock(map_index=-1)
     ti.xcom_pull.side_effect = _xcoms
-    assert set(tasks["restart"]._inherited({"ti": ti}, PLAN)) == {
-        "count:ORDLIB",
-        "count:SECLIB",
-        "event:SYSTEM:2",
-        "event:ORDERS:2",
-        "saved:SYSLIB",
-        "saved:ORDLIB",
-    }
+    steps = _steps("start_replication", "SYSTEM")
+    assert tasks["start_system"]._inherited({"ti": ti}, steps) == {"event:SYSTEM:2": {"seq": "1"}}
+    assert ti.xcom_pull.call_args_list == [
+        mock.call(
+            task_ids=[
+                "outage.mark_positions",
+                "outage.save_group",
+                "preflight",
+                "restart_applications",
+            ]
+        )
+    ]
 
 
 def test_a_map_index_of_another_group_falls_back_to_every_instance() -> None:
     tasks = _mapped_dag()
-    ti = mock.Mock(map_index=0)  # index 0 holds SYSTEM's XCom, not ORDERS'
+    ti = mock.Mock(map_index=0)  # index 0 holds SYSTEM's XComs, not ORDERS'
     ti.xcom_pull.side_effect = _xcoms
     save = tasks["save"]
     save.group = "ORDERS"
-    inherited = save._inherited({"ti": ti}, PLAN)
-    assert inherited["event:ORDERS:2"] == {"seq": "2"}
-    assert "event:SYSTEM:2" not in inherited
+    assert save._inherited({"ti": ti}, _steps("save_group", "ORDERS")) == {"count:ORDLIB": 40}
     assert ti.xcom_pull.call_args_list[-1] == mock.call(task_ids=["outage.mark_positions"])
 
 

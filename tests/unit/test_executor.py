@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -9,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from ibmi_resync import executor as executor_module
 from ibmi_resync import sql
-from ibmi_resync.executor import Executor, PendingWait, RunState, StepFailed
+from ibmi_resync.executor import Executor, PendingWait, RunState, StepFailed, earlier_answers
 from ibmi_resync.node import IbmiNode
 from ibmi_resync.plan import Plan, load_plan
 from ibmi_resync.program import Phase, Step, resync_program
-from ibmi_resync.tasks import steps_for_task
+from ibmi_resync.tasks import TASKS, steps_for_task
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN: Plan = load_plan(ROOT / "config" / "demo-plan.yaml")
@@ -470,3 +472,42 @@ def test_a_failed_wait_names_its_node_without_an_open_connection() -> None:
     executor = Executor({}, names={"PRIMARY": "SIMPRI", "BACKUP": "SIMBCK"})
     with pytest.raises(StepFailed, match=r"^SIMPRI, .*failed: SIM1002 for ORDERS"):
         executor.resume(steps, len(steps) - 1, {"status": "failed", "seen": "SIM1002 for ORDERS"})
+
+
+# ---- which earlier answers a task reads ---------------------------------------------------
+
+
+def test_earlier_answers_names_what_each_task_reads_from_the_tasks_before_it() -> None:
+    program = resync_program(PLAN)
+    read = {
+        (task, group): earlier_answers(steps_for_task(program, task, group))
+        for task, part in TASKS.items()
+        for group in (PLAN.group_names if part.per_group else [None])
+    }
+    assert read[("save_group", "ORDERS")] == {"count:ORDLIB", "count:ORDHIST"}
+    assert read[("restore_group", "ORDERS")] == {"saved:ORDLIB", "saved:ORDHIST"}
+    assert read[("start_replication", "BILLING")] == {"event:BILLING:2"}
+    assert read[("final_sync_check", "BILLING")] == {"continuous:BILLING"}
+    assert read[("save_security_data", None)] == set()  # SAVSECDTA has no library count
+    needing = {task for (task, _group), keys in read.items() if keys}
+    assert needing == {"save_group", "restore_group", "start_replication", "final_sync_check"}
+
+
+# The prefixes of values a task both writes and reads itself (an earlier step of its own
+# slice, or the same step on a retry): never an earlier task's answer.
+TASK_LOCAL = {"outcome", "timed_out", "found", "job", "started", "checksum"}
+
+
+def test_every_value_the_executor_reads_is_local_or_listed_in_earlier_answers() -> None:
+    """A new check or guard that reads another task's answer must be added to
+    earlier_answers, or tasks would run it without that answer (the checks skip a comparison
+    whose value is missing)."""
+    source = Path(executor_module.__file__).read_text()
+    read = set(re.findall(r"values\.get\(f[\"']([a-z_]+):", source))
+    for line in source.splitlines():
+        if re.match(r"\s*[\w.]*values\[.*\]\s*=\s", line):
+            continue  # an assignment: a write, not a read
+        read.update(re.findall(r"values\[f[\"']([a-z_]+):", line))
+    listed = set(re.findall(r'keys\.add\(f"([a-z_]+):', source))
+    assert listed == {"continuous", "event", "count", "saved"}
+    assert read - TASK_LOCAL == listed
