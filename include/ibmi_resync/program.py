@@ -268,6 +268,20 @@ class _Builder:
         group: str | None = None,
     ) -> None:
         """SBMJOB, wait for the job's end, read and classify its job log (ibmi.md §7.1)."""
+        job = self.submit(phase, node, command, action=action, subject=subject, group=group)
+        self.job_ended(phase, node, job, subject=subject, expect=expect, group=group)
+
+    def submit(
+        self,
+        phase: Phase,
+        node: Role,
+        command: ClCommand,
+        *,
+        action: str,
+        subject: str,
+        group: str | None = None,
+    ) -> str:
+        """SBMJOB of `command` under a name derived from the run (attach-on-retry); the job."""
         job = batch_job_name(action, self.run_key, subject)
         text = cl.build_sbmjob_command(command, job=job).render()
         shell = shell_line(text, system_program=self.profile.system_program)
@@ -287,6 +301,19 @@ class _Builder:
                 condition=f"unless job {job} of this run already exists (then attach to it)",
             )
         )
+        return job
+
+    def job_ended(
+        self,
+        phase: Phase,
+        node: Role,
+        job: str,
+        *,
+        subject: str,
+        expect: dict[str, Any],
+        group: str | None = None,
+    ) -> None:
+        """Wait for a submitted job's end, then read and classify its job log."""
         self.wait(
             phase,
             node,
@@ -686,14 +713,22 @@ def _mark_group(b: _Builder, group: Group) -> None:
 @_builds(Phase.SAVE)
 def _save_group(b: _Builder, group: Group) -> None:
     plan, phase = b.plan, Phase.SAVE
+    # The group's libraries save in parallel batch jobs, all submitted before the first wait:
+    # the node shares its throughput among them (ibmi_sim/capacity.py models it), the outage
+    # does not wait for one library after another, and the task defers once for the group
+    # rather than once per library. Each job log is then checked in turn.
+    jobs = []
     for library in group.libraries:
         savf = save_file_for_library(plan, library)
         b.fresh_save_file(phase, "PRIMARY", savf, group.name)
-        b.batch(
+        command = cl.build_savlib_command(library, savf, target_release=plan.target_release)
+        job = b.submit(phase, "PRIMARY", command, action="SV", subject=library, group=group.name)
+        jobs.append((library, job))
+    for library, job in jobs:
+        b.job_ended(
             phase,
             "PRIMARY",
-            cl.build_savlib_command(library, savf, target_release=plan.target_release),
-            action="SV",
+            job,
             subject=library,
             group=group.name,
             expect={
@@ -880,12 +915,26 @@ def _restore(b: _Builder, groups: tuple[Group, ...]) -> None:
             expect={"kind": "clean", "describe": "CPC3705 (CPF3775: some not restored)"},
         )
     for group in groups:
-        for library in group.libraries:
-            b.batch(
+        # In parallel, as the saves (`_save_group`); IFS and DLO follow the libraries.
+        jobs = [
+            (
+                library,
+                b.submit(
+                    phase,
+                    "BACKUP",
+                    cl.build_rstlib_command(library, save_file_for_library(plan, library)),
+                    action="RL",
+                    subject=library,
+                    group=group.name,
+                ),
+            )
+            for library in group.libraries
+        ]
+        for library, job in jobs:
+            b.job_ended(
                 phase,
                 "BACKUP",
-                cl.build_rstlib_command(library, save_file_for_library(plan, library)),
-                action="RL",
+                job,
                 subject=library,
                 group=group.name,
                 expect={

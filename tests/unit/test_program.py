@@ -157,9 +157,10 @@ def test_every_save_is_verified_before_the_applications_restart(steps: list[Step
     assert len(saves) == 7 and len(restarts) == 1
     assert steps[restarts[0]].text == "QSYS/STRSBS SBSD(APPLIB/APPSBS)"
     assert steps[restarts[0]].node == "PRIMARY"
-    # the save's wait and job-log check (the two steps after each SBMJOB) come first too
-    assert max(saves) + 2 < min(restarts)
-    assert all(steps[i + 2].text == sql.JOB_LOG.text for i in saves)
+    # every save job's wait and job-log check come first too
+    save_jobs = {steps[i].job for i in saves}
+    checks = [i for i, s in enumerate(steps) if s.text == sql.JOB_LOG.text and s.job in save_jobs]
+    assert len(checks) == 7 and max(checks) < min(restarts)
     # and nothing is cleared on BACKUP before the applications are back
     assert min(restarts) < min(where(steps, runs("CLRLIB")))
 
@@ -438,15 +439,24 @@ def test_exact_save_and_restore_commands(steps: list[Step]) -> None:
 
 
 def test_every_submitted_job_is_waited_for_and_its_job_log_read(steps: list[Step]) -> None:
+    """Its wait and job-log check follow the SBMJOB (after the group's other jobs when its
+    libraries are saved or restored in parallel), in the same phase, node, group."""
     for index in where(steps, lambda s: s.kind == "SBMJOB"):
-        submit, wait, log = steps[index : index + 3]
+        submit = steps[index]
+        at = next(i for i in range(index + 1, len(steps)) if steps[i].job == submit.job)
+        wait, log = steps[at : at + 2]
         assert submit.changes_node is True
         assert (wait.kind, wait.text, wait.params) == (
             "WAIT",
             sql.JOB_STATUS.text,
             (SUBMITTED_JOB,),
         )
-        assert (log.kind, log.text, log.params) == ("SQL", sql.JOB_LOG.text, (SUBMITTED_JOB,))
+        assert (log.kind, log.text, log.params, log.job) == (
+            "SQL",
+            sql.JOB_LOG.text,
+            (SUBMITTED_JOB,),
+            submit.job,
+        )
         for follower in (wait, log):
             assert (follower.phase, follower.node, follower.group, follower.subject) == (
                 submit.phase,
@@ -455,6 +465,21 @@ def test_every_submitted_job_is_waited_for_and_its_job_log_read(steps: list[Step
                 submit.subject,
             )
         assert log.notes[0].startswith("verify: ")
+        # between them only the same group's other jobs of the phase
+        assert all(s.phase == submit.phase and s.group == submit.group for s in steps[index:at])
+
+
+@pytest.mark.parametrize("verb", ["SAVLIB", "RSTLIB"])
+def test_a_groups_libraries_are_saved_and_restored_by_parallel_jobs(
+    steps: list[Step], verb: str
+) -> None:
+    """All of ORDERS' library jobs are submitted before the task waits for the first: the
+    node runs them side by side and the task defers once, not once per library."""
+    submits = [i for i in where(steps, runs(verb)) if steps[i].group == "ORDERS"]
+    jobs = {steps[i].job for i in submits}
+    waits = [i for i, s in enumerate(steps) if s.kind == "WAIT" and s.job in jobs]
+    assert len(submits) == len(waits) == 2
+    assert max(submits) < min(waits)
 
 
 def test_every_save_file_is_fresh_before_it_is_written(steps: list[Step]) -> None:
