@@ -64,10 +64,9 @@ class SshShell:
 
     def execute(self, line: str) -> tuple[int, str, str]:
         if self._client is None:
+            hook = self.hook  # the look-up and the host-key rule raise their own errors
             try:
-                self._client = self.hook.get_conn()
-            except HostKeyNotVerified:
-                raise
+                self._client = hook.get_conn()
             except Exception as error:  # paramiko's own text often hides the cause: add ours
                 message, refused = self._sign_on_failure(error)
                 raise (SignOnRefused if refused else NodeConnectionError)(message) from error
