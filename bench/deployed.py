@@ -33,6 +33,8 @@ from scripts import deployment as d
 
 PORTS = {"api_port": 8091, "worker_log_port": 8795, "trigger_log_port": 8796}
 METADATA_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/icluster_resync_bench"
+# The same database for psycopg2 (RunWatch, bench/profile.py).
+METADATA_DSN = METADATA_URL.replace("postgresql+psycopg2://", "postgresql://")
 # Tasks that contain WAIT steps (they defer); a running instance of one of them is either
 # sending its commands or, if something were wrong, waiting in a worker slot.
 WAITING_STATES = ("deferred",)
@@ -109,7 +111,7 @@ class RunWatch:
 
         started = last_memory = time.monotonic()
         last_line, last_print = "", 0.0
-        conn = psycopg2.connect(METADATA_URL.replace("postgresql+psycopg2://", "postgresql://"))
+        conn = psycopg2.connect(METADATA_DSN)
         conn.autocommit = True
         try:
             while True:
@@ -205,17 +207,17 @@ def cpu_seconds(settings: d.Settings) -> dict[str, float]:
     """CPU seconds so far of each Airflow component (its whole process group: the scheduler's
     includes the LocalExecutor workers and every task process), the simulated pair and the
     machine's PostgreSQL (every postgres process; the postmaster reaps ended backends)."""
-    found = {
-        record["name"]: _cpu_of(d.group_members(int(record["pgid"])))
-        for record in d.recorded(settings)
-    }
+    found = {}
     for record in d.recorded(settings):
-        if record["name"] == "scheduler" and "scheduler" in found:
+        group = _cpu_of(d.group_members(int(record["pgid"])))
+        if record["name"] == "scheduler":
             # The scheduler's own loop apart from its LocalExecutor workers and their task
             # processes (the rest of its process group): they are tuned by different settings.
             loop = _cpu_of([int(record["pid"])], children=False)
             found["scheduler loop"] = loop
-            found["workers and task processes"] = found.pop("scheduler") - loop
+            found["workers and task processes"] = group - loop
+        else:
+            found[record["name"]] = group
     sim_pid = settings.sim_state / "sim.pid"
     if sim_pid.exists():
         found["simulated pair"] = _cpu_of([int(sim_pid.read_text().split()[0])])

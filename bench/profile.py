@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.deployed import METADATA_URL  # noqa: E402
+from bench.deployed import METADATA_DSN  # noqa: E402
 
 QUERY = """
 SELECT task_id, map_index, scheduled_dttm, queued_dttm, start_date, end_date, try_number, state
@@ -32,12 +32,8 @@ SELECT task_id, map_index, scheduled_dttm, queued_dttm, start_date, end_date, tr
 """
 
 
-def _dsn() -> str:
-    return METADATA_URL.replace("postgresql+psycopg2://", "postgresql://")
-
-
 def profile(run_id: str | None = None) -> dict[str, Any]:
-    with psycopg2.connect(_dsn()) as conn, conn.cursor() as cur:
+    with psycopg2.connect(METADATA_DSN) as conn, conn.cursor() as cur:
         if run_id is None:
             cur.execute(
                 "SELECT run_id FROM dag_run WHERE dag_id = 'icluster_resync'"
