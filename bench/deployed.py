@@ -284,7 +284,13 @@ def run(
         result["samples"] = len(sampler.samples)
         pair = _sim_pair(settings)
         try:
-            result["pair_in_sync"] = all(d.pair_sync_state(settings).values())
+            differ = pair.library_differences(d.plan_libraries(settings))
+            result["pair_in_sync"] = not differ
+            # which objects differ, so a "not in sync" can be followed up (up to 10 a library)
+            result["pair_differences"] = {
+                library: sorted({o[0] for o in set(primary) ^ set(backup)})[:10]
+                for library, (primary, backup) in differ.items()
+            }
             assert run_start and run_end
             wall = (run_end - run_start).total_seconds()
             cp_run, chain_run = pair.critical_path(run_start, run_end)

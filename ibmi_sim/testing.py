@@ -172,6 +172,51 @@ class SimPair:
             )
         ]
 
+    def library_differences(
+        self, libraries: list[str], *, settle_s: float = 10.0
+    ) -> dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """Libraries whose objects differ between the nodes (name, type, size, content):
+        library -> (PRIMARY's objects, BACKUP's objects). Empty when the pair is in sync.
+
+        Why not one read of each node: while an application subsystem is active the
+        workload keeps changing PRIMARY's objects and BACKUP gets each change a tick later,
+        so the two reads can fall on either side of a change or of its apply. So BACKUP is
+        read once its group has applied what PRIMARY had journalled when PRIMARY was read,
+        and a library that differs is read again until ``settle_s`` has passed. That cannot
+        hide a real difference: apply chains each object's hash (``H(hash + token)``), so
+        after an entry lost or applied twice, or a library left unrestored, the nodes never
+        read the same again (ibmi_sim.icluster); a real difference costs ``settle_s``."""
+        groups = dict(
+            self.query("primary", "SELECT library, group_name FROM replication_group_libraries")
+        )
+        differ: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = {}
+        for library in libraries:
+            deadline = time.monotonic() + settle_s
+            while True:
+                primary = [(o[0], o[1], o[3], o[5]) for o in self.objects("primary", library)]
+                if library in groups:
+                    self._wait_applied(groups[library], deadline)
+                backup = [(o[0], o[1], o[3], o[5]) for o in self.objects("backup", library)]
+                if primary == backup:
+                    differ.pop(library, None)
+                    break
+                differ[library] = (primary, backup)
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+        return differ
+
+    def _wait_applied(self, group: str, deadline: float) -> None:
+        """Wait until ``group`` has applied on BACKUP every entry journalled on PRIMARY so
+        far, or until ``deadline`` (apply ended, suspended or behind)."""
+        sql = "SELECT last_sequence, applied_sequence FROM icluster_groups WHERE group_name = %s"
+        rows = self.query("primary", sql, group)
+        if not rows:
+            return
+        end = rows[0][0]
+        while self.query("primary", sql, group)[0][1] < end and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def airflow_env(self) -> dict[str, str]:
         """``AIRFLOW_CONN_IBMI_PRIMARY_SSH`` ... -> JSON: the pair's four Airflow connections
         (:mod:`ibmi_sim.airflow_conns`), for ``monkeypatch.setenv`` or a subprocess env."""

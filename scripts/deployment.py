@@ -1086,30 +1086,32 @@ def run_summary(api: Api, settings: Settings, run_id: str) -> dict[str, Any]:
     }
 
 
-def pair_sync_state(settings: Settings, groups: Iterable[str] | None = None) -> dict[str, bool]:
-    """Library -> whether PRIMARY and BACKUP hold the same objects (name, type, size, content),
-    for the plan's groups (or `groups`), read from the running simulated pair."""
+def plan_libraries(settings: Settings, groups: Iterable[str] | None = None) -> list[str]:
+    """The libraries of the plan's groups (or of `groups`), in plan order."""
     import yaml
 
-    from ibmi_sim.testing import SimPair
-
-    info = json.loads((settings.sim_state / "connections.json").read_text())
     plan = yaml.safe_load(settings.plan.read_text())
     wanted = set(groups) if groups else None
-    libraries = [
+    return [
         library
         for group in plan["groups"]
         if wanted is None or group["name"] in wanted
         for library in group.get("libraries", [])
     ]
+
+
+def pair_sync_state(settings: Settings, groups: Iterable[str] | None = None) -> dict[str, bool]:
+    """Library -> whether PRIMARY and BACKUP hold the same objects (name, type, size, content)
+    once replication has applied what PRIMARY journalled (`SimPair.library_differences`), for
+    the plan's groups (or `groups`), read from the running simulated pair."""
+    from ibmi_sim.testing import SimPair
+
+    info = json.loads((settings.sim_state / "connections.json").read_text())
+    libraries = plan_libraries(settings, groups)
     pair = SimPair(info, settings.sim_state)
     try:
-        result = {}
-        for library in libraries:
-            primary = [(o[0], o[1], o[3], o[5]) for o in pair.objects("primary", library)]
-            backup = [(o[0], o[1], o[3], o[5]) for o in pair.objects("backup", library)]
-            result[library] = primary == backup
-        return result
+        differ = pair.library_differences(libraries)
+        return {library: library not in differ for library in libraries}
     finally:
         pair.close()
 

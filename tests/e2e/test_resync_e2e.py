@@ -64,13 +64,7 @@ def _report(reports: Path, run_id: str) -> dict[str, Any]:
 
 def _in_sync(pair: SimPair, libraries: list[str]) -> dict[str, tuple[list, list]]:
     """Libraries whose objects differ between the nodes (name, type, size, content)."""
-    differ = {}
-    for library in libraries:
-        primary = [(o[0], o[1], o[3], o[5]) for o in pair.objects("primary", library)]
-        backup = [(o[0], o[1], o[3], o[5]) for o in pair.objects("backup", library)]
-        if primary != backup:
-            differ[library] = (primary, backup)
-    return differ
+    return pair.library_differences(libraries)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from ibmi_sim.config import ICluster
 from ibmi_sim.icluster import mark_seconds, receiver_name
 from ibmi_sim.testing import SimPair
 from tests.sim.icluster_steps import (
+    GROUPS,
     MARKED,
     application_active,
     cl,
@@ -368,3 +369,29 @@ def test_stale_objects_seeded_on_backup_only() -> None:
         ("ORDLIB", "OLD00001", "*FILE"),
         ("ORDLIB", "OLD00002", "*FILE"),
     ]
+
+
+def test_library_differences_wait_for_apply_and_keep_a_real_difference(pair: SimPair) -> None:
+    # GRP02's libraries: the tests above lose entries of GRP01 on purpose, and an entry that
+    # changed only an object's data stays lost (*OBJATTR compares no data, so no repair).
+    libraries = GROUPS["GRP02"]
+    # The workload changes APPLIB2 hundreds of times a second while this reads: once apply
+    # has caught up with what PRIMARY journalled, the nodes read the same.
+    for _ in range(5):
+        assert pair.library_differences(libraries) == {}
+    # A real difference (one object's data on BACKUP, as a lost entry leaves it) stays, with
+    # both nodes' objects, and only that library is named.
+    name, digest = pair.query(
+        "backup",
+        "SELECT name, content_hash FROM objects WHERE library = 'APPLIB3' ORDER BY name LIMIT 1",
+    )[0]
+    sql_set = "UPDATE objects SET content_hash = %s WHERE library = 'APPLIB3' AND name = %s"
+    pair.query("backup", sql_set, "0" * len(digest.strip()), name)
+    try:
+        differ = pair.library_differences(libraries, settle_s=1)
+        assert list(differ) == ["APPLIB3"]
+        primary, backup = differ["APPLIB3"]
+        assert [p[0] for p, b in zip(primary, backup, strict=True) if p != b] == [name]
+    finally:
+        pair.query("backup", sql_set, digest, name)
+    assert pair.library_differences(libraries) == {}
