@@ -106,6 +106,30 @@ def earlier_answers(steps: Sequence[Step]) -> set[str]:
     return keys
 
 
+def learned_answers(steps: Sequence[Step]) -> set[str]:
+    """The keys of `earlier_answers`' kinds these steps write: the object counts pre-flight
+    records, the saved counts a save's job log gives, the completion event a group's wait
+    sees, whether a continuous sync check runs.
+
+    Why: a task reads the XComs of only the upstream tasks that learn what it needs
+    (`tasks.answering_tasks`), not of every task before it. Kept next to the checks that
+    write these keys (`_check_object_count`, `_check_job_log`, `resume`, `_guard_says_skip`);
+    tests/unit/test_executor.py proves the list complete.
+    """
+    keys: set[str] = set()
+    for step in steps:
+        expect = step.expect or {}
+        if step.check == "object_count":
+            keys.add(f"count:{step.subject}")
+        elif step.check == "job_log" and expect.get("kind") == "saved":
+            keys.add(f"saved:{expect['library']}")
+        if step.kind == "WAIT" and step.group:
+            keys.add(f"event:{step.group}:{step.phase.value}")
+        if step.guard == "continuous_sync_check":
+            keys.add(f"continuous:{step.group}")
+    return keys
+
+
 @dataclass(frozen=True)
 class PendingWait:
     """A WAIT step to run deferred: poll `sql` with `params` on `node` until `condition`."""

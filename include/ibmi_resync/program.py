@@ -161,6 +161,8 @@ class Scope:
     start at 20 groups and 5 s at 200 (40,000 steps, each rendered and validated), over
     thousands of task starts (docs/benchmarks.md). A program built for a scope holds the same
     steps for that task as the whole program (tests/unit/test_tasks.py checks every task).
+    A once-a-run phase built for a group holds only that group's part of it: what
+    `tasks.answering_tasks` looks for (which task learns a group's answers).
     """
 
     phase: Phase
@@ -556,7 +558,7 @@ def _preflight(b: _Builder, groups: tuple[Group, ...], *, save_files: bool = Tru
             subject=node.name,
             notes=(f"node {node.name} must be active",),
         )
-    for group in groups:
+    for group in b.each(groups):
         b.query(
             phase,
             "PRIMARY",
@@ -626,7 +628,7 @@ def _end_applications(b: _Builder, groups: tuple[Group, ...]) -> None:
         expect={"policy": apps.remaining_jobs},
         notes=(f"remaining user jobs: policy '{apps.remaining_jobs}'; none may remain",),
     )
-    for group in groups:
+    for group in b.each(groups):
         for library in group.libraries:
             b.query(
                 phase,

@@ -13,10 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from ibmi_resync.executor import learned_answers
 from ibmi_resync.plan import Plan, RunOptions
 from ibmi_resync.program import Phase, Scope, Step
 
-__all__ = ["GROUP_TASKS", "TASKS", "Program", "TaskSlice", "build_task_steps", "steps_for_task"]
+__all__ = [
+    "GROUP_TASKS",
+    "TASKS",
+    "Program",
+    "TaskSlice",
+    "answering_tasks",
+    "build_task_steps",
+    "steps_for_task",
+]
 
 
 class Program(Protocol):
@@ -119,6 +128,41 @@ def build_task_steps(
     part = _slice_of(task, group)
     scope = Scope(part.phase, group if part.per_group else None)
     return steps_for_task(program(plan, options, run_key=run_key, scope=scope), task, group)
+
+
+def answering_tasks(
+    program: Program,
+    plan: Plan,
+    options: RunOptions,
+    *,
+    run_key: str,
+    wanted: set[str],
+    group: str | None = None,
+) -> set[str]:
+    """The tasks whose steps learn any of `wanted` (`earlier_answers` of the steps of a task
+    of `group`): that group's instance of each per-group task, and the once-a-run tasks for
+    their part of that group. Without a group (no once-a-run task reads an earlier answer
+    today), every task.
+
+    Why: a task start reads the XComs of the upstream tasks that hold what its checks need
+    (a restore's saved count is the save's, a start's marked position the mark's); reading
+    every upstream task was ten api-server requests a start, most of them for nothing. Each
+    phase is built for the group only (`Scope`): 0.6 ms, not the whole phase's 50 ms at 200
+    groups of 10 libraries."""
+    if not wanted:
+        return set()
+    if not group:
+        return set(TASKS)
+    built: dict[Phase, list[Step]] = {}
+    found: set[str] = set()
+    for name, part in TASKS.items():
+        if part.phase not in built:
+            scope = Scope(part.phase, group)
+            built[part.phase] = program(plan, options, run_key=run_key, scope=scope)
+        steps = steps_for_task(built[part.phase], name, group if part.per_group else None)
+        if learned_answers(steps) & wanted:
+            found.add(name)
+    return found
 
 
 def steps_for_task(steps: list[Step], task: str, group: str | None = None) -> list[Step]:

@@ -26,7 +26,7 @@ from ibmi_resync.names import IbmiInputError
 from ibmi_resync.node import CommandFailed, DryRunRefusal, RoleMismatch
 from ibmi_resync.plan import Plan, PlanError, RunOptions, load_plan
 from ibmi_resync.program import Step, resync_program
-from ibmi_resync.tasks import TASKS, build_task_steps
+from ibmi_resync.tasks import TASKS, answering_tasks, build_task_steps
 from icluster_resync.transfer import SftpSaveFileMover
 from icluster_resync.transport import SignOnRefused, open_node
 from icluster_resync.triggers import NodeQueryTrigger
@@ -50,6 +50,10 @@ _FINAL = (
 def _mapped(task: BaseOperator) -> bool:
     """Whether the task is mapped over the run's groups (it sits in a mapped task group)."""
     return task.get_closest_mapped_task_group() is not None
+
+
+def _run_key(context: Context) -> str:
+    return context["dag_run"].run_id if context.get("dag_run") else "manual"
 
 
 def _as_list(pulled: Any) -> list[Any]:
@@ -132,7 +136,7 @@ class ResyncTaskOperator(BaseOperator):
                     list(step.params) or "",
                 )
             return {"dry_run": True, "steps": len(steps)}
-        inherited = self._inherited(context, steps)
+        inherited = self._inherited(context, plan, options, steps)
         return self._walk(plan, options, steps, RunState(dict(inherited)), 0, inherited)
 
     def _resume(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +149,7 @@ class ResyncTaskOperator(BaseOperator):
         # no XCom (each upstream task is a request to the api-server, about ten a start).
         inherited = resume.get("inherited")
         if not isinstance(inherited, Mapping):  # a trigger deferred without them
-            inherited = self._inherited(context, steps)
+            inherited = self._inherited(context, plan, options, steps)
         state = RunState.from_dict(resume["state"])
         state.values = {**inherited, **state.values}
         executor = self._executor(plan, options, state)
@@ -155,7 +159,9 @@ class ResyncTaskOperator(BaseOperator):
             raise AirflowFailException(str(error)) from error
         return self._walk(plan, options, steps, executor.state, index + 1, dict(inherited))
 
-    def _inherited(self, context: Context, steps: list[Step]) -> dict[str, Any]:
+    def _inherited(
+        self, context: Context, plan: Plan, options: RunOptions, steps: list[Step]
+    ) -> dict[str, Any]:
         """The answers of the run's earlier tasks that `steps` read (`earlier_answers`): the
         object counts pre-flight recorded, the saved counts, the marked position, whether a
         continuous sync check ran (keys carry their group or library, so instances of
@@ -163,20 +169,25 @@ class ResyncTaskOperator(BaseOperator):
 
         Why: each task walks only its slice of the program, but later checks need earlier
         answers (a restore is reconciled against the saved count; replication starts only at
-        the position marked in phase 2). They travel as the upstream tasks' XComs. A task
-        whose steps read none pulls nothing; a group's task takes, of the tasks mapped over
-        the groups, only its own group's instance: every instance of every earlier phase
+        the position marked in phase 2). They travel as the upstream tasks' XComs, and each
+        task read is a request to the api-server. So a task whose steps read none pulls
+        nothing; it reads only the upstream tasks that learn what it needs
+        (`answering_tasks`: a restore reads the save, not the seven tasks between); and of
+        the tasks mapped over the groups, only its own group's instance: every instance
         would make each task start read O(groups) XComs, O(groups²) in a run (a 200-group
         run has 1,800 such task instances).
         """
         wanted = earlier_answers(steps)
         if not wanted or not self.has_dag():
             return {}
+        answering = answering_tasks(
+            self.program, plan, options, run_key=_run_key(context), wanted=wanted, group=self.group
+        )
         upstream = sorted(
             (
                 task
                 for task in self.get_flat_relatives(upstream=True)
-                if isinstance(task, ResyncTaskOperator)
+                if isinstance(task, ResyncTaskOperator) and task.resync_task in answering
             ),
             key=lambda task: task.task_id,
         )
@@ -263,12 +274,11 @@ class ResyncTaskOperator(BaseOperator):
         try:
             plan = load_plan(plan_path())
             options = run_options(context.get("params"))
-            run_id = context["dag_run"].run_id if context.get("dag_run") else "manual"
             steps = build_task_steps(
                 self.program,
                 plan,
                 options,
-                run_key=run_id,
+                run_key=_run_key(context),
                 task=self.resync_task,
                 group=self.group or None,
             )

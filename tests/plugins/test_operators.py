@@ -138,7 +138,7 @@ def _steps(task: str, group: str | None = None) -> list:
 
 
 def _mapped_dag() -> dict[str, ResyncTaskOperator]:
-    """preflight >> a task group mapped over two groups (mark >> save) >> restart >> the
+    """preflight >> a task group mapped over two groups (mark >> save >> restore) >> restart >> the
     SYSTEM group's start (unmapped, like the DAG's start_system_group)."""
     from airflow.sdk import DAG, task_group
 
@@ -154,7 +154,10 @@ def _mapped_dag() -> dict[str, ResyncTaskOperator]:
             tasks["save"] = ResyncTaskOperator(
                 task_id="save_group", resync_task="save_group", group=group
             )
-            tasks["mark"] >> tasks["save"]
+            tasks["restore"] = ResyncTaskOperator(
+                task_id="restore_group", resync_task="restore_group", group=group
+            )
+            tasks["mark"] >> tasks["save"] >> tasks["restore"]
 
         saved = outage.expand(group=["SYSTEM", "ORDERS"])
         tasks["restart"] = ResyncTaskOperator(
@@ -186,29 +189,44 @@ def _xcoms(task_ids: Any, map_indexes: Any = None) -> Any:
     return [value for task_id in task_ids for value in stored[task_id]]
 
 
+def _inherit(task: ResyncTaskOperator, ti: Any, name: str, group: str | None = None) -> dict:
+    """What `task` inherits as task `name` (of `group`) of the demo plan's run."""
+    return task._inherited({"ti": ti}, PLAN, RunOptions(), _steps(name, group))
+
+
 def test_a_task_whose_steps_read_no_earlier_answer_pulls_no_xcom() -> None:
     tasks = _mapped_dag()
     ti = mock.Mock(map_index=-1)
     ti.xcom_pull.side_effect = _xcoms
-    assert tasks["restart"]._inherited({"ti": ti}, _steps("restart_applications")) == {}
+    assert _inherit(tasks["restart"], ti, "restart_applications") == {}
     ti = mock.Mock(map_index=0)
     tasks["mark"].group = "SYSTEM"
-    assert tasks["mark"]._inherited({"ti": ti}, _steps("mark_positions", "SYSTEM")) == {}
+    assert _inherit(tasks["mark"], ti, "mark_positions", "SYSTEM") == {}
     ti.xcom_pull.assert_not_called()
+
+
+def test_a_task_reads_only_the_upstream_tasks_that_learn_what_it_needs() -> None:
+    tasks = _mapped_dag()
+    ti = mock.Mock(map_index=1)
+    ti.xcom_pull.side_effect = _xcoms
+    save = tasks["save"]
+    save.group = "ORDERS"  # as rendered for map index 1
+    # the save's job-log check reads the counts pre-flight recorded for its own libraries;
+    # the mark before it learns none of them and is not read
+    assert _inherit(save, ti, "save_group", "ORDERS") == {"count:ORDLIB": 40}
+    assert ti.xcom_pull.call_args_list == [mock.call(task_ids=["preflight"])]
 
 
 def test_a_group_task_reads_only_its_own_group_of_the_mapped_tasks_before_it() -> None:
     tasks = _mapped_dag()
     ti = mock.Mock(map_index=1)
     ti.xcom_pull.side_effect = _xcoms
-    save = tasks["save"]
-    save.group = "ORDERS"  # as rendered for map index 1
-    inherited = save._inherited({"ti": ti}, _steps("save_group", "ORDERS"))
-    # the save's job-log check reads the counts pre-flight recorded for its own libraries
-    assert inherited == {"count:ORDLIB": 40}
+    restore = tasks["restore"]
+    restore.group = "ORDERS"
+    # the restore is reconciled against the saved counts of its own group's save
+    assert _inherit(restore, ti, "restore_group", "ORDERS") == {"saved:ORDLIB": 40}
     assert ti.xcom_pull.call_args_list == [
-        mock.call(task_ids=["preflight"]),
-        mock.call(task_ids="outage.mark_positions", map_indexes=1),
+        mock.call(task_ids="outage.save_group", map_indexes=1),
     ]
 
 
@@ -216,28 +234,19 @@ def test_an_unmapped_task_reads_every_instance_of_the_mapped_tasks_before_it() -
     tasks = _mapped_dag()
     ti = mock.Mock(map_index=-1)
     ti.xcom_pull.side_effect = _xcoms
-    steps = _steps("start_replication", "SYSTEM")
-    assert tasks["start_system"]._inherited({"ti": ti}, steps) == {"event:SYSTEM:2": {"seq": "1"}}
-    assert ti.xcom_pull.call_args_list == [
-        mock.call(
-            task_ids=[
-                "outage.mark_positions",
-                "outage.save_group",
-                "preflight",
-                "restart_applications",
-            ]
-        )
-    ]
+    inherited = _inherit(tasks["start_system"], ti, "start_replication", "SYSTEM")
+    assert inherited == {"event:SYSTEM:2": {"seq": "1"}}
+    assert ti.xcom_pull.call_args_list == [mock.call(task_ids=["outage.mark_positions"])]
 
 
 def test_a_map_index_of_another_group_falls_back_to_every_instance() -> None:
     tasks = _mapped_dag()
     ti = mock.Mock(map_index=0)  # index 0 holds SYSTEM's XComs, not ORDERS'
     ti.xcom_pull.side_effect = _xcoms
-    save = tasks["save"]
-    save.group = "ORDERS"
-    assert save._inherited({"ti": ti}, _steps("save_group", "ORDERS")) == {"count:ORDLIB": 40}
-    assert ti.xcom_pull.call_args_list[-1] == mock.call(task_ids=["outage.mark_positions"])
+    restore = tasks["restore"]
+    restore.group = "ORDERS"
+    assert _inherit(restore, ti, "restore_group", "ORDERS") == {"saved:ORDLIB": 40}
+    assert ti.xcom_pull.call_args_list[-1] == mock.call(task_ids=["outage.save_group"])
 
 
 def test_a_resume_reads_no_xcom_the_earlier_answers_ride_in_the_trigger(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import shlex
 from collections.abc import Callable, Sequence
@@ -12,7 +13,14 @@ import pytest
 
 from ibmi_resync import executor as executor_module
 from ibmi_resync import sql
-from ibmi_resync.executor import Executor, PendingWait, RunState, StepFailed, earlier_answers
+from ibmi_resync.executor import (
+    Executor,
+    PendingWait,
+    RunState,
+    StepFailed,
+    earlier_answers,
+    learned_answers,
+)
 from ibmi_resync.node import IbmiNode
 from ibmi_resync.plan import Plan, load_plan
 from ibmi_resync.program import Phase, Step, resync_program
@@ -508,6 +516,34 @@ def test_every_value_the_executor_reads_is_local_or_listed_in_earlier_answers() 
         if re.match(r"\s*[\w.]*values\[.*\]\s*=\s", line):
             continue  # an assignment: a write, not a read
         read.update(re.findall(r"values\[f[\"']([a-z_]+):", line))
-    listed = set(re.findall(r'keys\.add\(f"([a-z_]+):', source))
+    listed = set(re.findall(r'keys\.add\(f"([a-z_]+):', inspect.getsource(earlier_answers)))
     assert listed == {"continuous", "event", "count", "saved"}
     assert read - TASK_LOCAL == listed
+
+
+def test_every_earlier_answer_the_executor_writes_is_listed_in_learned_answers() -> None:
+    """A task reads only the upstream tasks whose steps learn what it needs: a new place that
+    writes one of those answers must be added to learned_answers, or no task would read it."""
+    source = Path(executor_module.__file__).read_text()
+    written = {
+        prefix
+        for line in source.splitlines()
+        if re.match(r"\s*[\w.]*values\[.*\]\s*=\s", line)
+        for prefix in re.findall(r"values\[f[\"']([a-z_]+):", line)
+    }
+    learned = set(re.findall(r'keys\.add\(f"([a-z_]+):', inspect.getsource(learned_answers)))
+    # restored and backup_count only the run report reads (ibmi_resync.report), no task
+    assert written - TASK_LOCAL - {"restored", "backup_count"} == learned
+    assert learned == {"continuous", "event", "count", "saved"}
+    # and each is learned by the steps that write it, in the demo plan's program
+    program = resync_program(PLAN)
+    assert {k.split(":")[0] for k in learned_answers(program)} == learned
+    assert learned_answers(steps_for_task(program, "save_group", "ORDERS")) == {
+        "saved:ORDLIB",
+        "saved:ORDHIST",
+        "event:ORDERS:3",  # its waits for the save jobs: an event no task reads
+    }
+    assert learned_answers(steps_for_task(program, "mark_positions", "BILLING")) == {
+        "event:BILLING:2",
+        "continuous:BILLING",
+    }

@@ -6,9 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from ibmi_resync.executor import earlier_answers, learned_answers
 from ibmi_resync.plan import RunOptions, load_plan
 from ibmi_resync.program import network_sync_program, resync_program
-from ibmi_resync.tasks import GROUP_TASKS, TASKS, build_task_steps, steps_for_task
+from ibmi_resync.tasks import (
+    GROUP_TASKS,
+    TASKS,
+    answering_tasks,
+    build_task_steps,
+    steps_for_task,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = load_plan(ROOT / "config" / "demo-plan.yaml")
@@ -140,3 +147,39 @@ def test_build_task_steps_refuses_a_group_for_a_run_wide_task_and_none_for_a_gro
                          group="ORDERS")  # fmt: skip
     with pytest.raises(ValueError, match="per replication group"):
         build_task_steps(resync_program, PLAN, RunOptions(), run_key="r", task="save_group")
+
+
+@pytest.mark.parametrize("program", [resync_program, network_sync_program])
+def test_answering_tasks_are_the_tasks_that_learn_the_answers_in_the_whole_program(
+    program,
+) -> None:
+    """What a task reads from earlier tasks (`earlier_answers`) is learned by exactly the
+    tasks `answering_tasks` names, as the whole program's slices say, and each of them runs
+    before it (an earlier task in TASKS, so upstream in the DAG)."""
+    options = RunOptions()
+    whole = program(PLAN, options, run_key="r")
+    names = [g.name for g in options.selected_groups(PLAN)]
+    learned = [(task, learned_answers(steps)) for task, _group, steps in _all_slices(whole, names)]
+    tasks = NETWORK_SYNC_TASKS if program is network_sync_program else tuple(TASKS)
+    readers = 0
+    for task in tasks:
+        for group in names if TASKS[task].per_group else [None]:
+            steps = build_task_steps(program, PLAN, options, run_key="r", task=task, group=group)
+            wanted = earlier_answers(steps)
+            found = answering_tasks(program, PLAN, options, run_key="r", wanted=wanted, group=group)
+            assert found == {name for name, keys in learned if keys & wanted}, f"{task}[{group}]"
+            covered = set().union(*(keys for name, keys in learned if name in found))
+            assert wanted <= covered, f"{task}[{group}]: nobody learns {wanted - covered}"
+            order = list(TASKS)
+            assert all(order.index(name) < order.index(task) for name in found), task
+            readers += bool(wanted)
+    # resync: save, restore, start and final check read answers; network sync: final check
+    assert readers >= len(names) * (4 if program is resync_program else 1)
+
+
+def test_answering_tasks_of_a_run_wide_task_are_every_task() -> None:
+    found = answering_tasks(
+        resync_program, PLAN, RunOptions(), run_key="r", wanted={"count:ORDLIB"}
+    )
+    assert found == set(TASKS)
+    assert answering_tasks(resync_program, PLAN, RunOptions(), run_key="r", wanted=set()) == set()
