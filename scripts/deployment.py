@@ -54,6 +54,7 @@ EXECUTOR_CLASSES = {
 }
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 CELERY_WORKER = "celery-worker"
+CELERY_CONFIG = "icluster_resync.celery_config.CELERY_CONFIG"
 DEFAULT_METADATA_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/icluster_resync_airflow"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_USER = "admin"
@@ -251,6 +252,9 @@ def env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, 
             "AIRFLOW__CELERY__BROKER_URL": settings.broker_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": celery_result_backend(settings.metadata_url),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.parallelism),
+            # The provider's Celery settings, and the DAG files' modules imported in the
+            # worker before its pool forks (icluster_resync.celery_config says why).
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": CELERY_CONFIG,
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": settings.celery_queue,
             "IBMI_RESYNC_PLAN": str(settings.plan),
             "IBMI_RESYNC_REPORTS": str(settings.reports),

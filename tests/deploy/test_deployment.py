@@ -134,6 +134,9 @@ def test_the_demo_deployment_runs_the_resync_over_the_rest_api(deployment: d.Set
         assert executed
         worker_log = (settings.component_logs / "celery-worker.log").read_text()
         assert "execute_workload" in worker_log, worker_log[-2000:]
+        # the DAG file's modules were imported before the worker's pool forked
+        assert "preloaded for the task processes: " in worker_log, worker_log[-2000:]
+        assert "ibmi_resync.plan" in worker_log.split("preloaded for the task processes: ")[1]
 
     memory = d.memory_pss_mb(settings)
     assert set(memory) == set(settings.components)

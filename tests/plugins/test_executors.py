@@ -109,3 +109,33 @@ def test_the_executor_imports_them_before_it_forks_its_workers(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "['asyncssh', 'icluster_resync.transfer']"
     assert "no_such_module" in done.stdout + done.stderr
+
+
+def test_a_celery_worker_imports_them_before_its_pool_forks(tmp_path: Path) -> None:
+    """In a fresh interpreter: the configuration module keeps the provider's Celery settings,
+    and Celery's import_modules signal (sent in the worker's main process before the pool
+    forks) imports the DAG file's modules."""
+    (tmp_path / "dag.py").write_text("import icluster_resync.transfer\nimport no_such_module\n")
+    script = (
+        "import sys\n"
+        "from celery.signals import import_modules\n"
+        "from airflow.providers.celery.executors import celery_executor_utils as utils\n"
+        "from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG\n"
+        "assert utils.get_celery_configuration() is DEFAULT_CELERY_CONFIG\n"
+        "assert 'asyncssh' not in sys.modules\n"
+        "import_modules.send(sender=utils.app)\n"
+        "print(sorted(m for m in sys.modules"
+        " if m in ('icluster_resync.transfer', 'asyncssh', 'no_such_module')))\n"
+    )
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path),
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "icluster_resync.celery_config.CELERY_CONFIG",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "['asyncssh', 'icluster_resync.transfer']"
+    assert "no_such_module" in done.stdout + done.stderr
