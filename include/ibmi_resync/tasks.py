@@ -147,8 +147,8 @@ def answering_tasks(
     Why: a task start reads the XComs of the upstream tasks that hold what its checks need
     (a restore's saved count is the save's, a start's marked position the mark's); reading
     every upstream task was ten api-server requests a start, most of them for nothing. Each
-    phase is built for the group only (`Scope`): 0.6 ms, not the whole phase's 50 ms at 200
-    groups of 10 libraries."""
+    phase is built for the group only (`Scope`): 4 ms for all of them at 200 groups of 10
+    libraries, where building the once-a-run phases whole took 650 ms."""
     if not wanted:
         return set()
     if not group:
