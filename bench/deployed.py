@@ -233,6 +233,39 @@ def cpu_seconds(settings: d.Settings) -> dict[str, float]:
     return found
 
 
+def postgres_backends() -> dict[int, tuple[str, float]]:
+    """Each PostgreSQL backend now connected: pid -> (its database, its CPU seconds so far).
+
+    Why: PostgreSQL was the largest CPU share at 200 groups, and it serves both the Airflow
+    metadata database and the simulated nodes' databases; the difference of two readings
+    (`cpu_by_database`) says which one the CPU went to."""
+    import psycopg2
+
+    conn = psycopg2.connect(METADATA_DSN)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pid, datname FROM pg_stat_activity WHERE datname IS NOT NULL")
+            rows = cursor.fetchall()
+    finally:
+        conn.close()
+    return {int(pid): (str(db), _cpu_of([int(pid)], children=False)) for pid, db in rows}
+
+
+def cpu_by_database(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], total: float
+) -> dict[str, float]:
+    """CPU seconds between two `postgres_backends` readings, by database, of the backends
+    connected at the second; what backends that ended in between used (and the postmaster's
+    own) is the rest of ``total``, PostgreSQL's whole figure."""
+    found: dict[str, float] = {}
+    for pid, (database, cpu) in after.items():
+        start = before.get(pid)
+        used = cpu - start[1] if start and start[0] == database else cpu
+        found[database] = round(found.get(database, 0.0) + used, 1)
+    found["(ended backends, postmaster)"] = round(total - sum(found.values()), 1)
+    return found
+
+
 def run(
     groups: int,
     out: TextIO | None = None,
@@ -252,14 +285,17 @@ def run(
         api, healthy = d.up(settings, out)
         result["healthy_after_s"] = round(healthy, 1)
         result["dag_parse_s"] = round(dag_parse_seconds(settings), 3)
-        cpu_before = cpu_seconds(settings)
+        cpu_before, backends_before = cpu_seconds(settings), postgres_backends()
         run_id = d.trigger(api, {"approvals_required": False}, out)
         sampler = RunWatch(run_id, settings, out)
         sampler.follow(timeout=timeout)
-        cpu_after = cpu_seconds(settings)
+        cpu_after, backends_after = cpu_seconds(settings), postgres_backends()
         result["cpu_s"] = {
             name: round(cpu_after[name] - cpu_before.get(name, 0.0), 1) for name in cpu_after
         }
+        result["postgresql_cpu_s_by_database"] = cpu_by_database(
+            backends_before, backends_after, result["cpu_s"]["postgresql"]
+        )
         summary = d.run_summary(api, settings, run_id)
         result["state"] = summary["state"]
         result["failed_tasks"] = summary["failed_tasks"]

@@ -137,6 +137,21 @@ def _deployed_figures(result: dict[str, Any]) -> list[Figure]:
                 "workers with every task process they run",
             )
         )
+    by_database = result.get("postgresql_cpu_s_by_database") or {}
+    if by_database:
+        figures.append(
+            Figure(
+                "   PostgreSQL CPU seconds by database",
+                "(report)",
+                ", ".join(
+                    f"{k} {v:.0f}" for k, v in sorted(by_database.items(), key=lambda i: -i[1])
+                ),
+                None,
+                None,
+                "the Airflow metadata database against the simulated nodes' databases: only the "
+                "first would be on a real deployment's PostgreSQL",
+            )
+        )
     figures.append(
         Figure(
             f"   run state / pair in sync ({groups})",
