@@ -138,7 +138,9 @@ class RunWatch:
                 if state in d.TERMINAL_RUN_STATES:
                     return state
                 if now - started > timeout:
-                    raise d.DeploymentError(f"run {self.run_id} did not end within {timeout:.0f} s")
+                    raise d.DeploymentError(
+                        f"run {self.run_id} did not end within {timeout:.0f} s ({line})"
+                    )
                 time.sleep(interval)
         finally:
             conn.close()
@@ -289,74 +291,85 @@ def run(
         run_id = d.trigger(api, {"approvals_required": False}, out)
         sampler = RunWatch(run_id, settings, out)
         sampler.follow(timeout=timeout)
-        cpu_after, backends_after = cpu_seconds(settings), postgres_backends()
-        result["cpu_s"] = {
-            name: round(cpu_after[name] - cpu_before.get(name, 0.0), 1) for name in cpu_after
-        }
-        result["postgresql_cpu_s_by_database"] = cpu_by_database(
-            backends_before, backends_after, result["cpu_s"]["postgresql"]
-        )
-        summary = d.run_summary(api, settings, run_id)
-        result["state"] = summary["state"]
-        result["failed_tasks"] = summary["failed_tasks"]
-        run_path = f"/api/v2/dags/{d.DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
-        run_row = api.request("GET", run_path)
-        run_start = d._parse_time(run_row["start_date"])
-        run_end = d._parse_time(run_row["end_date"])
-        tis = d.RunFollower(api, run_id).task_instances()
-        result["task_instances"] = len(tis)
-        result["task_instances_per_group"] = round(
-            sum(1 for ti in tis if ti["map_index"] >= 0) / groups, 2
-        )
-        result["profile"] = _ti_profile(tis)
-        result["memory_pss_mb_end"] = d.memory_pss_mb(settings)
-        result["memory_pss_mb_peak"] = sampler.peak_pss or result["memory_pss_mb_end"]
-        result["max_running"] = max(
-            (s["states"].get("running", 0) for s in sampler.samples), default=0
-        )
-        result["max_deferred"] = max(
-            (s["states"].get("deferred", 0) for s in sampler.samples), default=0
-        )
-        result["samples"] = len(sampler.samples)
-        pair = _sim_pair(settings)
-        try:
-            differ = pair.library_differences(d.plan_libraries(settings))
-            result["pair_in_sync"] = not differ
-            # which objects differ, so a "not in sync" can be followed up (up to 10 a library)
-            result["pair_differences"] = {
-                library: sorted({o[0] for o in set(primary) ^ set(backup)})[:10]
-                for library, (primary, backup) in differ.items()
-            }
-            assert run_start and run_end
-            wall = (run_end - run_start).total_seconds()
-            cp_run, chain_run = pair.critical_path(run_start, run_end)
-            busy = sum(s.seconds for s in pair.work_spans(run_start, run_end))
-            ended, restarted = _outage(pair)
-            result["run_wall_s"] = round(wall, 1)
-            result["run_critical_path_s"] = round(cp_run, 2)
-            result["run_overhead_s"] = round(wall - cp_run, 1)
-            result["run_job_seconds_sum"] = round(busy, 1)
-            result["run_critical_path_jobs"] = len(chain_run)
-            if ended and restarted:
-                outage = (restarted - ended).total_seconds()
-                cp_outage, chain = pair.critical_path(ended, restarted)
-                result["outage_s"] = round(outage, 1)
-                result["outage_critical_path_s"] = round(cp_outage, 2)
-                result["outage_overhead_s"] = round(outage - cp_outage, 1)
-                result["outage_critical_path"] = [s.as_dict() for s in chain]
-                gaps = [(b.start - a.end).total_seconds() for a, b in itertools.pairwise(chain)]
-                result["outage_chain_gaps_s"] = [round(g, 2) for g in gaps]
-        finally:
-            pair.close()
-        result["sim_config"] = json.loads((settings.sim_state / "config.json").read_text())[
-            "timing"
-        ]
-        result["time_scale"] = json.loads((settings.sim_state / "config.json").read_text())[
-            "time_scale"
-        ]
-        result["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        measure(settings, api, run_id, sampler, result, cpu_before, backends_before)
         result["total_s"] = round(time.monotonic() - started, 1)
         return result
     finally:
         if not keep_up:
             d.stop(settings, out)
+
+
+def measure(
+    settings: d.Settings,
+    api: d.Api,
+    run_id: str,
+    sampler: RunWatch,
+    result: dict[str, Any],
+    cpu_before: dict[str, float],
+    backends_before: dict[int, tuple[str, float]],
+) -> None:
+    """The figures of an ended run into ``result``: CPU since ``cpu_before``, the run's task
+    instances, memory, the pair's state and the critical paths (the deployment still up)."""
+    groups = int(result["groups"])
+    cpu_after, backends_after = cpu_seconds(settings), postgres_backends()
+    result["cpu_s"] = {
+        name: round(cpu_after[name] - cpu_before.get(name, 0.0), 1) for name in cpu_after
+    }
+    result["postgresql_cpu_s_by_database"] = cpu_by_database(
+        backends_before, backends_after, result["cpu_s"]["postgresql"]
+    )
+    summary = d.run_summary(api, settings, run_id)
+    result["state"] = summary["state"]
+    result["failed_tasks"] = summary["failed_tasks"]
+    run_path = f"/api/v2/dags/{d.DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+    run_row = api.request("GET", run_path)
+    run_start = d._parse_time(run_row["start_date"])
+    run_end = d._parse_time(run_row["end_date"])
+    tis = d.RunFollower(api, run_id).task_instances()
+    result["task_instances"] = len(tis)
+    result["task_instances_per_group"] = round(
+        sum(1 for ti in tis if ti["map_index"] >= 0) / groups, 2
+    )
+    result["profile"] = _ti_profile(tis)
+    result["memory_pss_mb_end"] = d.memory_pss_mb(settings)
+    result["memory_pss_mb_peak"] = sampler.peak_pss or result["memory_pss_mb_end"]
+    result["max_running"] = max((s["states"].get("running", 0) for s in sampler.samples), default=0)
+    result["max_deferred"] = max(
+        (s["states"].get("deferred", 0) for s in sampler.samples), default=0
+    )
+    result["samples"] = len(sampler.samples)
+    pair = _sim_pair(settings)
+    try:
+        differ = pair.library_differences(d.plan_libraries(settings))
+        result["pair_in_sync"] = not differ
+        # which objects differ, so a "not in sync" can be followed up (up to 10 a library)
+        result["pair_differences"] = {
+            library: sorted({o[0] for o in set(primary) ^ set(backup)})[:10]
+            for library, (primary, backup) in differ.items()
+        }
+        assert run_start and run_end
+        wall = (run_end - run_start).total_seconds()
+        cp_run, chain_run = pair.critical_path(run_start, run_end)
+        busy = sum(s.seconds for s in pair.work_spans(run_start, run_end))
+        ended, restarted = _outage(pair)
+        result["run_wall_s"] = round(wall, 1)
+        result["run_critical_path_s"] = round(cp_run, 2)
+        result["run_overhead_s"] = round(wall - cp_run, 1)
+        result["run_job_seconds_sum"] = round(busy, 1)
+        result["run_critical_path_jobs"] = len(chain_run)
+        if ended and restarted:
+            outage = (restarted - ended).total_seconds()
+            cp_outage, chain = pair.critical_path(ended, restarted)
+            result["outage_s"] = round(outage, 1)
+            result["outage_critical_path_s"] = round(cp_outage, 2)
+            result["outage_overhead_s"] = round(outage - cp_outage, 1)
+            result["outage_critical_path"] = [s.as_dict() for s in chain]
+            gaps = [(b.start - a.end).total_seconds() for a, b in itertools.pairwise(chain)]
+            result["outage_chain_gaps_s"] = [round(g, 2) for g in gaps]
+    finally:
+        pair.close()
+    result["sim_config"] = json.loads((settings.sim_state / "config.json").read_text())["timing"]
+    result["time_scale"] = json.loads((settings.sim_state / "config.json").read_text())[
+        "time_scale"
+    ]
+    result["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
