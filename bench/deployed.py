@@ -235,36 +235,60 @@ def cpu_seconds(settings: d.Settings) -> dict[str, float]:
     return found
 
 
-def postgres_backends() -> dict[int, tuple[str, float]]:
-    """Each PostgreSQL backend now connected: pid -> (its database, its CPU seconds so far).
+def postgres_reading() -> dict[str, Any]:
+    """PostgreSQL now, per database: its backends connected (pid -> CPU seconds so far) and
+    pg_stat_database's sessions and active time (statements executing, ms) so far.
 
     Why: PostgreSQL was the largest CPU share at 200 groups, and it serves both the Airflow
-    metadata database and the simulated nodes' databases; the difference of two readings
-    (`cpu_by_database`) says which one the CPU went to."""
+    metadata database and the simulated nodes' databases (each ODBC connection to a node is
+    a backend of its own there, which ends with the connection, so its CPU is not in any
+    connected backend's figure; the session counts and active time cover those too). The
+    difference of two readings (`postgres_by_database`) says which database it went to."""
     import psycopg2
 
     conn = psycopg2.connect(METADATA_DSN)
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT pid, datname FROM pg_stat_activity WHERE datname IS NOT NULL")
-            rows = cursor.fetchall()
+            backends = cursor.fetchall()
+            cursor.execute(
+                "SELECT datname, sessions, active_time FROM pg_stat_database"
+                " WHERE datname IS NOT NULL"
+            )
+            databases = {str(db): (int(n), float(ms)) for db, n, ms in cursor.fetchall()}
     finally:
         conn.close()
-    return {int(pid): (str(db), _cpu_of([int(pid)], children=False)) for pid, db in rows}
+    return {
+        "backends": {
+            int(pid): (str(db), _cpu_of([int(pid)], children=False)) for pid, db in backends
+        },
+        "databases": databases,
+    }
 
 
-def cpu_by_database(
-    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], total: float
-) -> dict[str, float]:
-    """CPU seconds between two `postgres_backends` readings, by database, of the backends
-    connected at the second; what backends that ended in between used (and the postmaster's
-    own) is the rest of ``total``, PostgreSQL's whole figure."""
-    found: dict[str, float] = {}
-    for pid, (database, cpu) in after.items():
-        start = before.get(pid)
+def postgres_by_database(
+    before: dict[str, Any], after: dict[str, Any], total: float
+) -> dict[str, dict[str, float]]:
+    """Per database, between two `postgres_reading`s: sessions opened, seconds of statements
+    executing, CPU seconds of the backends connected at the second reading; under
+    ``(ended backends, postmaster)`` the rest of ``total`` (PostgreSQL's whole CPU figure)."""
+    found: dict[str, dict[str, float]] = {}
+    for database, (sessions, active_ms) in after["databases"].items():
+        was = before["databases"].get(database, (0, 0.0))
+        if sessions - was[0] or active_ms - was[1]:
+            found[database] = {
+                "sessions": sessions - was[0],
+                "active_s": round((active_ms - was[1]) / 1000, 1),
+                "cpu_s_connected": 0.0,
+            }
+    connected = 0.0
+    for pid, (database, cpu) in after["backends"].items():
+        start = before["backends"].get(pid)
         used = cpu - start[1] if start and start[0] == database else cpu
-        found[database] = round(found.get(database, 0.0) + used, 1)
-    found["(ended backends, postmaster)"] = round(total - sum(found.values()), 1)
+        connected += used
+        entry = found.setdefault(database, {"sessions": 0, "active_s": 0.0, "cpu_s_connected": 0.0})
+        entry["cpu_s_connected"] = round(entry["cpu_s_connected"] + used, 1)
+    found["(ended backends, postmaster)"] = {"cpu_s": round(total - connected, 1)}
     return found
 
 
@@ -287,11 +311,11 @@ def run(
         api, healthy = d.up(settings, out)
         result["healthy_after_s"] = round(healthy, 1)
         result["dag_parse_s"] = round(dag_parse_seconds(settings), 3)
-        cpu_before, backends_before = cpu_seconds(settings), postgres_backends()
+        cpu_before, postgres_before = cpu_seconds(settings), postgres_reading()
         run_id = d.trigger(api, {"approvals_required": False}, out)
         sampler = RunWatch(run_id, settings, out)
         sampler.follow(timeout=timeout)
-        measure(settings, api, run_id, sampler, result, cpu_before, backends_before)
+        measure(settings, api, run_id, sampler, result, cpu_before, postgres_before)
         result["total_s"] = round(time.monotonic() - started, 1)
         return result
     finally:
@@ -306,17 +330,17 @@ def measure(
     sampler: RunWatch,
     result: dict[str, Any],
     cpu_before: dict[str, float],
-    backends_before: dict[int, tuple[str, float]],
+    postgres_before: dict[str, Any],
 ) -> None:
     """The figures of an ended run into ``result``: CPU since ``cpu_before``, the run's task
     instances, memory, the pair's state and the critical paths (the deployment still up)."""
     groups = int(result["groups"])
-    cpu_after, backends_after = cpu_seconds(settings), postgres_backends()
+    cpu_after, postgres_after = cpu_seconds(settings), postgres_reading()
     result["cpu_s"] = {
         name: round(cpu_after[name] - cpu_before.get(name, 0.0), 1) for name in cpu_after
     }
-    result["postgresql_cpu_s_by_database"] = cpu_by_database(
-        backends_before, backends_after, result["cpu_s"]["postgresql"]
+    result["postgresql_by_database"] = postgres_by_database(
+        postgres_before, postgres_after, result["cpu_s"]["postgresql"]
     )
     summary = d.run_summary(api, settings, run_id)
     result["state"] = summary["state"]

@@ -137,19 +137,21 @@ def _deployed_figures(result: dict[str, Any]) -> list[Figure]:
                 "workers with every task process they run",
             )
         )
-    by_database = result.get("postgresql_cpu_s_by_database") or {}
+    by_database = result.get("postgresql_by_database") or {}
     if by_database:
         figures.append(
             Figure(
-                "   PostgreSQL CPU seconds by database",
+                "   PostgreSQL by database",
                 "(report)",
-                ", ".join(
-                    f"{k} {v:.0f}" for k, v in sorted(by_database.items(), key=lambda i: -i[1])
+                "; ".join(
+                    f"{name}: " + ", ".join(f"{k} {v:g}" for k, v in entry.items())
+                    for name, entry in by_database.items()
                 ),
                 None,
                 None,
-                "the Airflow metadata database against the simulated nodes' databases: only the "
-                "first would be on a real deployment's PostgreSQL",
+                "the Airflow metadata database against the simulated nodes' databases (only "
+                "the first would be on a real deployment's PostgreSQL): sessions opened, "
+                "seconds of statements executing, CPU of the backends still connected",
             )
         )
     figures.append(

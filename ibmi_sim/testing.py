@@ -155,12 +155,19 @@ class SimPair:
         finally:
             conn.close()
 
-    def query(self, key: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        with self.db(key) as conn, conn.cursor() as cur:
+    def query(self, key: str, sql: str, *params: Any, conn: Any = None) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` on the node's database: on ``conn`` (one of `db`'s, for many
+        queries in a row) or on a connection of its own."""
+        if conn is None:
+            with self.db(key) as own:
+                return self.query(key, sql, *params, conn=own)
+        with conn.cursor() as cur:
             cur.execute(sql, params or None)
             return list(cur.fetchall()) if cur.description else []
 
-    def objects(self, key: str, library: str) -> list[tuple[str, str, str, int, int, str]]:
+    def objects(
+        self, key: str, library: str, *, conn: Any = None
+    ) -> list[tuple[str, str, str, int, int, str]]:
         """(name, type, attribute, size, version, content hash) of a library, sorted."""
         return [
             (r[0], r[1], r[2], int(r[3]), int(r[4]), r[5].strip())
@@ -169,6 +176,7 @@ class SimPair:
                 "SELECT name, obj_type, attribute, size_bytes, version, content_hash"
                 " FROM objects WHERE library = %s ORDER BY name, obj_type",
                 library,
+                conn=conn,
             )
         ]
 
@@ -188,9 +196,16 @@ class SimPair:
         apply chains each object's hash (``H(hash + token)``), so after an entry lost or
         applied twice, or a library left unrestored, the nodes never read the same again
         (ibmi_sim.icluster)."""
-        groups = dict(
-            self.query("primary", "SELECT library, group_name FROM replication_group_libraries")
-        )
+        # one connection to each node for the whole comparison (2,000 libraries are
+        # thousands of queries)
+        with self.db("primary") as on_primary, self.db("backup") as on_backup:
+            return self._differences(libraries, settle_s, on_primary, on_backup)
+
+    def _differences(
+        self, libraries: list[str], settle_s: float, on_primary: Any, on_backup: Any
+    ) -> dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        sql = "SELECT library, group_name FROM replication_group_libraries"
+        groups = dict(self.query("primary", sql, conn=on_primary))
         differ: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = {}
         pending = list(libraries)
         window_end = time.monotonic() + settle_s
@@ -198,15 +213,25 @@ class SimPair:
         while pending:
             stalled: set[str] = set()  # groups whose apply did not catch up in this pass
             for library in pending:
-                primary = [(o[0], o[1], o[3], o[5]) for o in self.objects("primary", library)]
+                primary = [
+                    (o[0], o[1], o[3], o[5])
+                    for o in self.objects("primary", library, conn=on_primary)
+                ]
                 group = groups.get(library)
                 # a group waits at least a second even after the window (so a last read
                 # follows an apply too), and once a pass (a frozen apply costs that second
                 # once per group, not per library)
                 until = max(window_end, time.monotonic() + 1.0)
-                if group and group not in stalled and not self._wait_applied(group, until):
+                if (
+                    group
+                    and group not in stalled
+                    and not self._wait_applied(group, until, on_primary)
+                ):
                     stalled.add(group)
-                backup = [(o[0], o[1], o[3], o[5]) for o in self.objects("backup", library)]
+                backup = [
+                    (o[0], o[1], o[3], o[5])
+                    for o in self.objects("backup", library, conn=on_backup)
+                ]
                 if primary == backup:
                     differ.pop(library, None)
                 else:
@@ -220,15 +245,15 @@ class SimPair:
                 time.sleep(0.1)
         return {library: differ[library] for library in libraries if library in differ}
 
-    def _wait_applied(self, group: str, deadline: float) -> bool:
+    def _wait_applied(self, group: str, deadline: float, on_primary: Any) -> bool:
         """Wait until ``group`` has applied on BACKUP every entry journalled on PRIMARY so
         far: True then, False at ``deadline`` (apply ended, suspended or behind)."""
         sql = "SELECT last_sequence, applied_sequence FROM icluster_groups WHERE group_name = %s"
-        rows = self.query("primary", sql, group)
+        rows = self.query("primary", sql, group, conn=on_primary)
         if not rows:
             return True
         end = rows[0][0]
-        while self.query("primary", sql, group)[0][1] < end:
+        while self.query("primary", sql, group, conn=on_primary)[0][1] < end:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.05)
