@@ -392,8 +392,6 @@ def measure(
             result["outage_chain_gaps_s"] = [round(g, 2) for g in gaps]
     finally:
         pair.close()
-    result["sim_config"] = json.loads((settings.sim_state / "config.json").read_text())["timing"]
-    result["time_scale"] = json.loads((settings.sim_state / "config.json").read_text())[
-        "time_scale"
-    ]
+    sim_config = json.loads((settings.sim_state / "config.json").read_text())
+    result["sim_config"], result["time_scale"] = sim_config["timing"], sim_config["time_scale"]
     result["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")

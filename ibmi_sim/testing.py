@@ -213,10 +213,7 @@ class SimPair:
         while pending:
             stalled: set[str] = set()  # groups whose apply did not catch up in this pass
             for library in pending:
-                primary = [
-                    (o[0], o[1], o[3], o[5])
-                    for o in self.objects("primary", library, conn=on_primary)
-                ]
+                primary = self._compared("primary", library, on_primary)
                 group = groups.get(library)
                 # a group waits at least a second even after the window (so a last read
                 # follows an apply too), and once a pass (a frozen apply costs that second
@@ -228,10 +225,7 @@ class SimPair:
                     and not self._wait_applied(group, until, on_primary)
                 ):
                     stalled.add(group)
-                backup = [
-                    (o[0], o[1], o[3], o[5])
-                    for o in self.objects("backup", library, conn=on_backup)
-                ]
+                backup = self._compared("backup", library, on_backup)
                 if primary == backup:
                     differ.pop(library, None)
                 else:
@@ -244,6 +238,10 @@ class SimPair:
             if pending:
                 time.sleep(0.1)
         return {library: differ[library] for library in libraries if library in differ}
+
+    def _compared(self, key: str, library: str, conn: Any) -> list[tuple[Any, ...]]:
+        """What the comparison looks at of each object: name, type, size, content hash."""
+        return [(o[0], o[1], o[3], o[5]) for o in self.objects(key, library, conn=conn)]
 
     def _wait_applied(self, group: str, deadline: float, on_primary: Any) -> bool:
         """Wait until ``group`` has applied on BACKUP every entry journalled on PRIMARY so
