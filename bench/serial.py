@@ -25,7 +25,7 @@ import structlog
 from ibmi_resync.executor import Executor, PendingWait, RunState
 from ibmi_resync.plan import Plan, RunOptions, load_plan
 from ibmi_resync.program import resync_program
-from ibmi_resync.tasks import TASKS, steps_for_task
+from ibmi_resync.tasks import RESYNC_TASKS, TASKS, steps_for_task
 from ibmi_resync.waits import evaluate
 
 # Keys of a slice's state that describe the slice or its own step indexes (as the operator
@@ -78,9 +78,11 @@ def run(plan_path: str, out: TextIO | None = None) -> dict[str, Any]:
     slices = 0
     started_at = datetime.now(UTC)
     started = time.monotonic()
-    for task, part in TASKS.items():
-        for group in groups if part.per_group else [None]:
-            chosen = steps_for_task(steps, task, group)
+    # The runbook's order, phase by phase: a task of several phases (a group's mark and save)
+    # is done as an operator does it by hand, every group's mark, then every group's save.
+    for task, phase in ((name, phase) for name in RESYNC_TASKS for phase in TASKS[name].phases):
+        for group in groups if TASKS[task].per_group else [None]:
+            chosen = [s for s in steps_for_task(steps, task, group) if s.phase is phase]
             if not chosen:
                 continue
             slices += 1

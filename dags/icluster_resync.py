@@ -1,20 +1,20 @@
 """
 ### iCluster resync: synchronise all replication groups by save and restore
 
-Rocket's runbook "iCluster Synchronization - Synchronizing all groups", one task per step:
+Rocket's runbook "iCluster Synchronization - Synchronizing all groups", a task per step:
 
 0. pre-flight (nodes reachable, roles, iCluster active, groups known, storage)
 1. end the applications, their subsystems and users
-2. per replication group: end the group, mark positions (DMMRKPOS), wait for the event log
-3. per group: save its libraries, IFS and DLO as batch jobs, verify the job logs;
-   save the security data; then restart the applications (the outage ends)
+2-3. per replication group, one task: end the group, mark positions (DMMRKPOS), wait for
+   the event log, then save its libraries, IFS and DLO as batch jobs, verify the job logs;
+   beside them save the security data; then restart the applications (the outage ends)
 4. move the save files to BACKUP (SFTP, checksums on both ends)
 5. approval, then clear the target libraries on BACKUP
 6. restore user profiles, then per group libraries, IFS, DLO, then RSTAUT
 7. start iCluster and its nodes
 8. sync check per group (DMSTRSC *OBJATTR, repair *AUTH *CBU *CRD)
-9. start the SYSTEM group at the marked position, then the others
-10. wait until latency resolves, 11. final sync check per group
+9. start the SYSTEM group at the marked position, then per group, one task: start it at
+   its mark, 10. wait until latency resolves, 11. final sync check
 
 The plan file (env IBMI_RESYNC_PLAN) names the nodes, groups and limits; the trigger form
 narrows a run (groups, dry run, approvals). `python -m ibmi_resync plan` prints every
@@ -140,15 +140,14 @@ with DAG(
     )
 
     @task_group(group_id="outage")
-    def mark_and_save(group: str) -> None:
-        """Runbook steps 2-3 for one group: its save starts as soon as its own mark is done."""
-        mark = ResyncTaskOperator(
-            task_id="mark_positions", resync_task="mark_positions", group=group
-        )
-        save = ResyncTaskOperator(task_id="save_group", resync_task="save_group", group=group)
-        mark >> save
+    def outage_of(group: str) -> None:
+        """Runbook steps 2-3 for one group, one task: end the group, mark its positions, wait
+        for the completion message, then save its libraries, IFS and DLO and check the job
+        logs. Its save starts as soon as its own mark is done (ibmi_resync.tasks says why one
+        task)."""
+        ResyncTaskOperator(task_id="mark_and_save", resync_task="mark_and_save", group=group)
 
-    outage = mark_and_save.expand(group=groups)
+    outage = outage_of.expand(group=groups)
     save_security_data = ResyncTaskOperator(
         task_id="save_security_data", resync_task="save_security_data"
     )
@@ -228,17 +227,9 @@ with DAG(
 
     @task_group(group_id="replicate")
     def replicate(group: str) -> None:
-        """Runbook step 10 and after: start at the mark, wait for latency, final check."""
-        start = ResyncTaskOperator(
-            task_id="start_replication", resync_task="start_replication", group=group
-        )
-        latency = ResyncTaskOperator(
-            task_id="wait_for_latency", resync_task="wait_for_latency", group=group
-        )
-        final = ResyncTaskOperator(
-            task_id="final_sync_check", resync_task="final_sync_check", group=group
-        )
-        start >> latency >> final
+        """Runbook step 10 and after, one task: start at the mark, wait (deferred) until
+        latency resolves, final sync check."""
+        ResyncTaskOperator(task_id="replicate_group", resync_task="replicate_group", group=group)
 
     replicated = replicate.expand(group=groups)
 

@@ -261,14 +261,15 @@ def forecast(
 
 
 def _mark_seconds(report: Mapping[str, Any]) -> dict[str, float]:
-    """Seconds of each group's mark task: a resync's timeline bars, a rehearsal's groups."""
+    """Seconds of each group's marking: a resync's phase-2 timeline bars (the mark part of
+    its mark-and-save task), a rehearsal's groups."""
     found: dict[str, float] = {}
     for record in (report.get("rehearsal") or {}).get("groups") or []:
         if record.get("group") and isinstance(record.get("total_seconds"), int | float):
             found[str(record["group"])] = float(record["total_seconds"])
     for bar in report.get("timeline") or []:
         start, end = _parse(bar.get("start")), _parse(bar.get("end"))
-        if bar.get("task") == "mark_positions" and bar.get("group") and start and end:
+        if bar.get("phase") == Phase.MARK_POSITIONS.value and bar.get("group") and start and end:
             found.setdefault(str(bar["group"]), (end - start).total_seconds())
     return found
 

@@ -6,7 +6,8 @@ Four events, each switched on in the plan's `notifications` section:
 - `run_failed`: a task failed for good (retries spent), with its phase, its group (the
   mapped instance's label) and the error message;
 - `latency_not_resolved`: the wait for a group's replication latency failed or timed out
-  (what the latency sensor last saw is in the message);
+  (what the latency sensor last saw is in the message); the wait is a phase of a task that
+  also starts the group and runs its final sync check, so the failed phase decides;
 - `run_finished`: the run's report is written, with its overall status (OK, WARN, FAIL) and
   the outage window.
 
@@ -19,11 +20,13 @@ report dict. Delivering it (SMTP through an Airflow notifier) is the Airflow lay
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ibmi_resync.program import Phase
 from ibmi_resync.tasks import TASKS
 
 __all__ = [
@@ -31,13 +34,15 @@ __all__ = [
     "Notice",
     "approval_waiting",
     "duration_text",
-    "is_latency_task",
+    "failed_phase",
+    "is_latency_failure",
     "phase_of",
     "run_finished",
     "task_failed",
 ]
 
-LATENCY_TASK = "wait_for_latency"
+# How a step's failure names its phase (executor.StepFailed): "phase 10 (latency)".
+_PHASE_NAMED = re.compile(r"\bphase (\d+) \(")
 _SUBJECT_LIMIT = 180
 # Tasks of the DAG that run no program slice, and the runbook place they stand for.
 _OTHER_TASKS = {
@@ -114,21 +119,32 @@ def _subject(prefix: str, text: str) -> str:
 
 
 def resync_task_of(task_id: str) -> str:
-    """`replicate.wait_for_latency` -> `wait_for_latency` (the task group prefix dropped)."""
+    """`outage.mark_and_save` -> `mark_and_save` (the task group prefix dropped)."""
     return task_id.rsplit(".", 1)[-1]
 
 
-def is_latency_task(task_id: str) -> bool:
-    return resync_task_of(task_id) == LATENCY_TASK
+def failed_phase(task_id: str, error: str = "") -> Phase | None:
+    """The runbook phase a DAG task failed in: its only phase; for a task of several phases
+    (mark then save; start, latency, final check) the one its error names, else its first.
+    None for a task that runs no program slice."""
+    part = TASKS.get(resync_task_of(task_id))
+    if part is None:
+        return None
+    named = {int(match.group(1)) for match in _PHASE_NAMED.finditer(error)}
+    return next((phase for phase in part.phases if phase.value in named), part.phase)
 
 
-def phase_of(task_id: str) -> str:
-    """The runbook phase a DAG task belongs to, in words: `phase 3: Save, verify, ...`."""
-    name = resync_task_of(task_id)
-    part = TASKS.get(name)
-    if part is not None:
-        return f"phase {part.phase.value}: {part.phase.title}"
-    return _OTHER_TASKS.get(name, f"task {task_id}")
+def is_latency_failure(task_id: str, error: str = "") -> bool:
+    """Whether the failure is the wait for a group's replication latency."""
+    return failed_phase(task_id, error) is Phase.LATENCY
+
+
+def phase_of(task_id: str, error: str = "") -> str:
+    """The runbook phase a DAG task failed in, in words: `phase 3: Save, verify, ...`."""
+    phase = failed_phase(task_id, error)
+    if phase is not None:
+        return f"phase {phase.value}: {phase.title}"
+    return _OTHER_TASKS.get(resync_task_of(task_id), f"task {task_id}")
 
 
 def duration_text(seconds: float | None, *, tenths: bool = False) -> str:
@@ -188,11 +204,11 @@ def approval_waiting(
 def task_failed(facts: FailureFacts, *, prefix: str = "[iCluster resync]") -> Notice:
     """A task failed for good: `latency_not_resolved` for the latency wait, else `run_failed`."""
     group = facts.group or (f"map index {facts.map_index}" if facts.map_index >= 0 else None)
-    latency = is_latency_task(facts.task_id)
+    latency = is_latency_failure(facts.task_id, facts.error)
     lines = [
         ("Plan", facts.plan),
         ("Run", facts.run_id),
-        ("Phase", phase_of(facts.task_id)),
+        ("Phase", phase_of(facts.task_id, facts.error)),
         ("Task", facts.task_id),
         ("Group", group or "(whole run)"),
     ]
@@ -212,7 +228,7 @@ def task_failed(facts: FailureFacts, *, prefix: str = "[iCluster resync]") -> No
             "not run.",
         )
     else:
-        subject = f"{facts.plan}: FAILED in {phase_of(facts.task_id)}{where}"
+        subject = f"{facts.plan}: FAILED in {phase_of(facts.task_id, facts.error)}{where}"
         paragraphs = (f"The resync run failed at task {facts.task_id}{where}.",)
     return Notice(
         event="latency_not_resolved" if latency else "run_failed",

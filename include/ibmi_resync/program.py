@@ -153,7 +153,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Scope:
-    """The part of the program one task runs: a phase, and its replication group for the
+    """The part of the program one task runs: its phases, and its replication group for the
     tasks mapped over groups.
 
     Why: every task start builds its steps afresh (the task process is new after each
@@ -165,7 +165,7 @@ class Scope:
     `tasks.answering_tasks` looks for (which task learns a group's answers).
     """
 
-    phase: Phase
+    phases: tuple[Phase, ...]
     group: str | None = None
 
 
@@ -492,7 +492,7 @@ def _builds(phase: Phase) -> Callable[[_PhaseBuilder[_P]], _PhaseBuilder[_P]]:
     def mark(build: _PhaseBuilder[_P]) -> _PhaseBuilder[_P]:
         @functools.wraps(build)
         def scoped(b: _Builder, *args: _P.args, **kwargs: _P.kwargs) -> None:
-            if b.scope is None or b.scope.phase is phase:
+            if b.scope is None or phase in b.scope.phases:
                 build(b, *args, **kwargs)
 
         return scoped

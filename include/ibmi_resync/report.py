@@ -113,16 +113,28 @@ def _latency(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
     }
 
 
-def _phase_of(result: Mapping[str, Any], log: list[Mapping[str, Any]]) -> int | None:
-    phases = [entry.get("phase") for entry in log if isinstance(entry.get("phase"), int)]
-    if phases:
-        return phases[0]
-    part = TASKS.get(str(result.get("task") or ""))
-    return part.phase.value if part is not None else None
+def _phase_spans(result: Mapping[str, Any], log: list[Mapping[str, Any]]) -> list[list[Any]]:
+    """[phase, first entry time, last entry time] for each phase of the task's log, in order;
+    one [phase of the task, None, None] when its log names no phase."""
+    spans: list[list[Any]] = []
+    for entry in log:
+        phase, at = entry.get("phase"), _parse(entry.get("at"))
+        if not isinstance(phase, int):
+            continue
+        if spans and spans[-1][0] == phase:
+            spans[-1][2] = at or spans[-1][2]
+        else:
+            spans.append([phase, at, at])
+    if not spans:
+        part = TASKS.get(str(result.get("task") or ""))
+        spans.append([part.phase.value if part is not None else None, None, None])
+    return spans
 
 
 def _timeline(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One bar per task (per group for mapped tasks): from its first to its last step.
+    """One bar per task (per group for mapped tasks) and phase: from its first to its last
+    step. A task that runs several phases (a group's mark and save) gets a bar per phase,
+    each ending with the phase's last step, the next one starting there.
 
     A task's result may carry `started` / `ended` (ISO times); otherwise its executor log
     gives the span (each entry is stamped when its step ended, so the first step's own
@@ -136,16 +148,22 @@ def _timeline(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         end = _parse(result.get("ended")) or (max(times) if times else None)
         if start is None or end is None or not result.get("task"):
             continue
-        bars.append(
-            {
-                "task": str(result["task"]),
-                "group": result.get("group"),
-                "phase": _phase_of(result, log),
-                "start": start.isoformat(),
-                "end": max(start, end).isoformat(),
-                "steps": len(log),
-            }
-        )
+        spans = _phase_spans(result, log)
+        for index, (phase, _, last) in enumerate(spans):
+            until = end if index == len(spans) - 1 or last is None else min(last, end)
+            bars.append(
+                {
+                    "task": str(result["task"]),
+                    "group": result.get("group"),
+                    "phase": phase,
+                    "start": start.isoformat(),
+                    "end": max(start, until).isoformat(),
+                    "steps": sum(1 for entry in log if entry.get("phase") == phase)
+                    if len(spans) > 1
+                    else len(log),
+                }
+            )
+            start = max(start, until)
     return sorted(bars, key=lambda bar: (bar["start"], bar["phase"] or 0, bar["group"] or ""))
 
 

@@ -180,15 +180,22 @@ class ResyncTaskOperator(BaseOperator):
         wanted = earlier_answers(steps)
         if not wanted or not self.has_dag():
             return {}
+        before = [
+            task
+            for task in self.get_flat_relatives(upstream=True)
+            if isinstance(task, ResyncTaskOperator)
+        ]
         answering = answering_tasks(
-            self.program, plan, options, run_key=_run_key(context), wanted=wanted, group=self.group
+            self.program,
+            plan,
+            options,
+            run_key=_run_key(context),
+            wanted=wanted,
+            group=self.group,
+            among={task.resync_task for task in before},
         )
         upstream = sorted(
-            (
-                task
-                for task in self.get_flat_relatives(upstream=True)
-                if isinstance(task, ResyncTaskOperator) and task.resync_task in answering
-            ),
+            (task for task in before if task.resync_task in answering),
             key=lambda task: task.task_id,
         )
         if not upstream:

@@ -35,10 +35,9 @@ def test_a_dry_run_walks_every_task_and_sends_only_reads(sent: list[str], groups
     states = _states(run)
     assert str(run.state) == "success"
     for task in (
-        "outage.mark_positions",
-        "outage.save_group",
+        "outage.mark_and_save",
         "restore.restore_group",
-        "replicate.final_sync_check",
+        "replicate.replicate_group",
     ):
         indexes = sorted(index for (task_id, index) in states if task_id == task)
         assert indexes == list(range(len(groups))), (task, indexes)
@@ -48,7 +47,7 @@ def test_a_dry_run_walks_every_task_and_sends_only_reads(sent: list[str], groups
     labels = {
         ti.rendered_map_index
         for ti in run.get_task_instances()
-        if ti.task_id == "outage.mark_positions"
+        if ti.task_id == "outage.mark_and_save"
     }
     assert labels == set(groups)
     # Only pre-flight talks to the nodes in a dry run, and it only reads.

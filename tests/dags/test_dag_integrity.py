@@ -48,8 +48,7 @@ def test_runbook_order(dagbag) -> None:
     order = [
         "preflight",
         "end_applications",
-        "outage.mark_positions",
-        "outage.save_group",
+        "outage.mark_and_save",
         "restart_applications",
         "approval_gate",
         "approved",
@@ -59,9 +58,8 @@ def test_runbook_order(dagbag) -> None:
         "restore_authorities",
         "start_cluster",
         "check.sync_check",
-        "replicate.start_replication",
-        "replicate.wait_for_latency",
-        "replicate.final_sync_check",
+        "start_system_group",
+        "replicate.replicate_group",
     ]
     for earlier, later in itertools.pairwise(order):
         upstream = dag.get_task(later).get_flat_relative_ids(upstream=True)
@@ -70,6 +68,24 @@ def test_runbook_order(dagbag) -> None:
     approve = dag.get_task("approve_clearing")
     assert approve.fail_on_reject is True
     assert approve.retries == 0  # a rejection is final, never asked again
+
+
+def test_a_group_costs_six_task_instances(dagbag) -> None:
+    """Task instances grow with groups, six a group (mark and save, transfer, clear, restore,
+    sync check, replicate); each costs the scheduler and a worker whatever it does
+    (docs/benchmarks.md), so a new per-group task is a decision, not an accident."""
+    dag = dagbag.dags["icluster_resync"]
+    mapped = sorted(
+        task.task_id for task in dag.tasks if task.get_closest_mapped_task_group() is not None
+    )
+    assert mapped == [
+        "check.sync_check",
+        "clear.clear_group",
+        "move.transfer_group",
+        "outage.mark_and_save",
+        "replicate.replicate_group",
+        "restore.restore_group",
+    ]
 
 
 def test_trigger_form_offers_the_plan_groups(dagbag) -> None:

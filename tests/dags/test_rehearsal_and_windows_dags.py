@@ -21,7 +21,7 @@ DAGS = ROOT / "dags"
 FORBIDDEN = {
     "end_applications",
     "save_security_data",
-    "save_group",
+    "mark_and_save",
     "restart_applications",
     "transfer_security_data",
     "transfer_group",
@@ -31,6 +31,7 @@ FORBIDDEN = {
     "restore_authorities",
     "sync_check",
     "wait_for_latency",
+    "replicate_group",
 }
 
 

@@ -141,7 +141,7 @@ def test_a_one_group_run_touches_only_that_group(demo_pair: SimPair, reports: Pa
     run = _dag().test(run_conf={"groups": ["BILLING"], "approvals_required": False})
     states = _states(run)
     assert str(run.state) == "success", sorted(k for k, s in states.items() if s == "failed")
-    assert sorted(i for (t, i) in states if t == "outage.mark_positions") == [0]
+    assert sorted(i for (t, i) in states if t == "outage.mark_and_save") == [0]
     sent = [c[1] for key in ("primary", "backup") for c in _commands(demo_pair, key, before[key])]
     others = ("SYSTEM", "ORDERS", "SECLIB", "ORDLIB", "ORDHIST", "/home/orders")
     assert [c for c in sent if any(name in c for name in others)] == []
@@ -262,14 +262,14 @@ def test_a_partial_save_stops_before_the_applications_restart(
         demo_pair.clear_faults()
     states = _states(run)
     assert str(run.state) == "failed"
-    assert states[("outage.save_group", 0)] == "failed"
+    assert states[("outage.mark_and_save", 0)] == "failed"
     assert states[("restart_applications", -1)] == "upstream_failed"
     primary = [_verb(c[1]) for c in _commands(demo_pair, "primary", before)]
     assert "STRSBS" not in primary, primary
     status = demo_pair.query("primary", "SELECT status FROM subsystems WHERE name = %s", "APPSBS")
     assert status and status[0][0].strip() != "ACTIVE", status
     report = _report(reports, run.run_id)
-    (failure,) = [f for f in report["failures"] if f["task"] == "save_group"]
+    (failure,) = [f for f in report["failures"] if f["task"] == "mark_and_save"]
     assert failure["group"] == "ORDERS"
     assert "ORDHIST" in failure["message"] and "2 not saved" in failure["message"]
     assert "locked now:" in failure["message"] and "SIMLOCKER" in failure["message"]

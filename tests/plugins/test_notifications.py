@@ -196,8 +196,11 @@ RESULTS = [
 
 def test_a_failed_task_mails_its_phase_group_and_message(tmp_path: Path, sink: SmtpSink) -> None:
     (notifier,) = resync_notifiers(_plan(tmp_path, ["run_failed"])).task_failure
-    error = RuntimeError("CPF3777: 2 objects not saved: ORDLIB/ORDHDR <ORDLIB/X>")
-    notifier(_failure_context("outage.save_group", "ORDERS", error))
+    error = RuntimeError(
+        "SIMPRI, phase 3 (save), group ORDERS, ORDLIB: CPF3777: 2 objects not saved: "
+        "ORDLIB/ORDHDR <ORDLIB/X>"
+    )
+    notifier(_failure_context("outage.mark_and_save", "ORDERS", error))
     (mail,) = sink.wait_for(1)
     assert mail.sender == SENDER
     assert mail.recipients == RECIPIENTS
@@ -208,12 +211,13 @@ def test_a_failed_task_mails_its_phase_group_and_message(tmp_path: Path, sink: S
         "applications (runbook step 3) for group ORDERS"
     )
     for expected in (
-        "outage.save_group",
+        "outage.mark_and_save",
         "<td>ORDERS</td>",
-        "RuntimeError: CPF3777: 2 objects not saved: ORDLIB/ORDHDR &lt;ORDLIB/X&gt;",
+        "RuntimeError: SIMPRI, phase 3 (save), group ORDERS, ORDLIB: CPF3777: 2 objects not "
+        "saved: ORDLIB/ORDHDR &lt;ORDLIB/X&gt;",
         "<td>3</td>",  # the attempt
         "manual__2026-11-25T01:00:00",
-        "http://airflow.example.com/dags/icluster_resync/tasks/outage.save_group",
+        "http://airflow.example.com/dags/icluster_resync/tasks/outage.mark_and_save",
     ):
         assert expected in mail.body, expected
 
@@ -223,11 +227,10 @@ def test_a_latency_wait_that_fails_mails_latency_not_resolved(
 ) -> None:
     (notifier,) = resync_notifiers(_plan(tmp_path, ["latency_not_resolved"])).task_failure
     seen = "source latency 41.0 s, apply latency 3.0 s, backlog 1200, last applied 77"
-    notifier(
-        _failure_context(
-            "replicate.wait_for_latency", "BILLING", RuntimeError(f"timed out: {seen}")
-        )
+    error = (
+        f"SIMBCK, phase 10 (latency), group BILLING: wait for latency_resolved timed out: {seen}"
     )
+    notifier(_failure_context("replicate.replicate_group", "BILLING", RuntimeError(error)))
     (mail,) = sink.wait_for(1)
     assert mail.subject == "[iCluster resync] demo-pair: latency not resolved for group BILLING"
     assert str(mail.message["X-Resync-Event"]) == "latency_not_resolved"
@@ -239,10 +242,13 @@ def test_events_not_asked_for_are_not_sent_and_latency_counts_as_a_failure(
     tmp_path: Path, sink: SmtpSink
 ) -> None:
     (only_latency,) = resync_notifiers(_plan(tmp_path, ["latency_not_resolved"])).task_failure
-    only_latency(_failure_context("outage.save_group", "ORDERS", RuntimeError("x")))
+    only_latency(_failure_context("outage.mark_and_save", "ORDERS", RuntimeError("x")))
+    final = RuntimeError("SIMBCK, phase 11 (final_sync_check), group ORDERS: 3 out of sync")
+    only_latency(_failure_context("replicate.replicate_group", "ORDERS", final))
     assert sink.wait_for(1, seconds=0.5) == []
     (only_failures,) = resync_notifiers(_plan(tmp_path, ["run_failed"])).task_failure
-    only_failures(_failure_context("replicate.wait_for_latency", "ORDERS", RuntimeError("y")))
+    latency = RuntimeError("SIMBCK, phase 10 (latency), group ORDERS: wait ... failed: y")
+    only_failures(_failure_context("replicate.replicate_group", "ORDERS", latency))
     (mail,) = sink.wait_for(1)
     assert str(mail.message["X-Resync-Event"]) == "run_failed"
     assert "latency not resolved for group ORDERS" in mail.subject
@@ -373,7 +379,7 @@ NOTIFY = resync_notifiers(PLAN)
 
 
 class LatencyWait(BaseOperator):
-    """Stands in for ResyncTaskOperator(resync_task="wait_for_latency"): a templated group."""
+    """Stands in for ResyncTaskOperator(resync_task="replicate_group"): a templated group."""
 
     template_fields = ("group",)
 
@@ -384,10 +390,10 @@ class LatencyWait(BaseOperator):
     def execute(self, context):
         if self.group == "ORDERS":
             raise AirflowFailException(
-                "wait for latency_resolved timed out: source latency 41.0 s, apply latency "
-                "2.0 s, backlog 1200, last applied 77"
+                "SIMBCK, phase 10 (latency), group ORDERS: wait for latency_resolved timed "
+                "out: source latency 41.0 s, apply latency 2.0 s, backlog 1200, last applied 77"
             )
-        return {"task": "wait_for_latency", "group": self.group, "log": []}
+        return {"task": "replicate_group", "group": self.group, "log": []}
 
 
 with DAG(
@@ -403,7 +409,7 @@ with DAG(
 
     @task_group(group_id="replicate")
     def replicate(group):
-        LatencyWait(task_id="wait_for_latency", group=group)
+        LatencyWait(task_id="replicate_group", group=group)
 
     replicated = replicate.expand(group=select_groups())
 
@@ -430,7 +436,8 @@ def airflow_db() -> Path:
 def test_airflow_fires_the_callbacks_of_a_run_and_the_mails_arrive(
     tmp_path: Path, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch, airflow_db: Path
 ) -> None:
-    """Under dag.test(): the mapped instance ORDERS of replicate.wait_for_latency fails, so its
+    """Under dag.test(): the mapped instance ORDERS of replicate.replicate_group fails in its
+    latency wait, so its
     on_failure_callback mails `latency_not_resolved`; the report task writes a FAIL report and
     fails the run, and its callback mails `run_finished` from that report. No other mail."""
     from airflow.dag_processing.dagbag import DagBag
@@ -463,7 +470,7 @@ def test_airflow_fires_the_callbacks_of_a_run_and_the_mails_arrive(
     assert latency.recipients == finished.recipients == RECIPIENTS
     assert latency.subject == "[iCluster resync] demo-pair: latency not resolved for group ORDERS"
     assert "source latency 41.0 s" in latency.body
-    assert "replicate.wait_for_latency" in latency.body
+    assert "replicate.replicate_group" in latency.body
     assert finished.subject == "[iCluster resync] demo-pair: resync FAIL, no outage"
-    assert "tasks failed: replicate.wait_for_latency" in finished.body
+    assert "tasks failed: replicate.replicate_group" in finished.body
     assert "report.html" in finished.body

@@ -138,8 +138,8 @@ def _steps(task: str, group: str | None = None) -> list:
 
 
 def _mapped_dag() -> dict[str, ResyncTaskOperator]:
-    """preflight >> a task group mapped over two groups (mark >> save >> restore) >> restart >> the
-    SYSTEM group's start (unmapped, like the DAG's start_system_group)."""
+    """preflight >> a task group mapped over two groups (mark and save >> transfer >> restore)
+    >> restart >> the SYSTEM group's start (unmapped, like the DAG's start_system_group)."""
     from airflow.sdk import DAG, task_group
 
     tasks: dict[str, ResyncTaskOperator] = {}
@@ -148,16 +148,16 @@ def _mapped_dag() -> dict[str, ResyncTaskOperator]:
 
         @task_group(group_id="outage")
         def outage(group: str) -> None:
-            tasks["mark"] = ResyncTaskOperator(
-                task_id="mark_positions", resync_task="mark_positions", group=group
-            )
             tasks["save"] = ResyncTaskOperator(
-                task_id="save_group", resync_task="save_group", group=group
+                task_id="mark_and_save", resync_task="mark_and_save", group=group
+            )
+            tasks["transfer"] = ResyncTaskOperator(
+                task_id="transfer_group", resync_task="transfer_group", group=group
             )
             tasks["restore"] = ResyncTaskOperator(
                 task_id="restore_group", resync_task="restore_group", group=group
             )
-            tasks["mark"] >> tasks["save"] >> tasks["restore"]
+            tasks["save"] >> tasks["transfer"] >> tasks["restore"]
 
         saved = outage.expand(group=["SYSTEM", "ORDERS"])
         tasks["restart"] = ResyncTaskOperator(
@@ -174,13 +174,23 @@ def _xcoms(task_ids: Any, map_indexes: Any = None) -> Any:
     """The XComs of a run of `_mapped_dag`, answered as the Task SDK's xcom_pull does."""
     stored = {
         "preflight": [{"task": "preflight", "group": None, "count:ORDLIB": 40, "count:SECLIB": 3}],
-        "outage.mark_positions": [
-            {"task": "mark_positions", "group": "SYSTEM", "event:SYSTEM:2": {"seq": "1"}},
-            {"task": "mark_positions", "group": "ORDERS", "event:ORDERS:2": {"seq": "2"}},
+        "outage.mark_and_save": [
+            {
+                "task": "mark_and_save",
+                "group": "SYSTEM",
+                "event:SYSTEM:2": {"seq": "1"},
+                "saved:SECLIB": 3,
+            },
+            {
+                "task": "mark_and_save",
+                "group": "ORDERS",
+                "event:ORDERS:2": {"seq": "2"},
+                "saved:ORDLIB": 40,
+            },
         ],
-        "outage.save_group": [
-            {"task": "save_group", "group": "SYSTEM", "saved:SECLIB": 3},
-            {"task": "save_group", "group": "ORDERS", "saved:ORDLIB": 40},
+        "outage.transfer_group": [
+            {"task": "transfer_group", "group": "SYSTEM"},
+            {"task": "transfer_group", "group": "ORDERS"},
         ],
         "restart_applications": [{"task": "restart_applications", "group": None}],
     }
@@ -200,8 +210,8 @@ def test_a_task_whose_steps_read_no_earlier_answer_pulls_no_xcom() -> None:
     ti.xcom_pull.side_effect = _xcoms
     assert _inherit(tasks["restart"], ti, "restart_applications") == {}
     ti = mock.Mock(map_index=0)
-    tasks["mark"].group = "SYSTEM"
-    assert _inherit(tasks["mark"], ti, "mark_positions", "SYSTEM") == {}
+    tasks["transfer"].group = "SYSTEM"
+    assert _inherit(tasks["transfer"], ti, "transfer_group", "SYSTEM") == {}
     ti.xcom_pull.assert_not_called()
 
 
@@ -212,8 +222,8 @@ def test_a_task_reads_only_the_upstream_tasks_that_learn_what_it_needs() -> None
     save = tasks["save"]
     save.group = "ORDERS"  # as rendered for map index 1
     # the save's job-log check reads the counts pre-flight recorded for its own libraries;
-    # the mark before it learns none of them and is not read
-    assert _inherit(save, ti, "save_group", "ORDERS") == {"count:ORDLIB": 40}
+    # its mark (same task) learns none of them
+    assert _inherit(save, ti, "mark_and_save", "ORDERS") == {"count:ORDLIB": 40}
     assert ti.xcom_pull.call_args_list == [mock.call(task_ids=["preflight"])]
 
 
@@ -223,10 +233,11 @@ def test_a_group_task_reads_only_its_own_group_of_the_mapped_tasks_before_it() -
     ti.xcom_pull.side_effect = _xcoms
     restore = tasks["restore"]
     restore.group = "ORDERS"
-    # the restore is reconciled against the saved counts of its own group's save
+    # the restore is reconciled against the saved counts of its own group's save; the
+    # transfer between them learns nothing it needs and is not read
     assert _inherit(restore, ti, "restore_group", "ORDERS") == {"saved:ORDLIB": 40}
     assert ti.xcom_pull.call_args_list == [
-        mock.call(task_ids="outage.save_group", map_indexes=1),
+        mock.call(task_ids="outage.mark_and_save", map_indexes=1),
     ]
 
 
@@ -236,7 +247,7 @@ def test_an_unmapped_task_reads_every_instance_of_the_mapped_tasks_before_it() -
     ti.xcom_pull.side_effect = _xcoms
     inherited = _inherit(tasks["start_system"], ti, "start_replication", "SYSTEM")
     assert inherited == {"event:SYSTEM:2": {"seq": "1"}}
-    assert ti.xcom_pull.call_args_list == [mock.call(task_ids=["outage.mark_positions"])]
+    assert ti.xcom_pull.call_args_list == [mock.call(task_ids=["outage.mark_and_save"])]
 
 
 def test_a_map_index_of_another_group_falls_back_to_every_instance() -> None:
@@ -246,7 +257,7 @@ def test_a_map_index_of_another_group_falls_back_to_every_instance() -> None:
     restore = tasks["restore"]
     restore.group = "ORDERS"
     assert _inherit(restore, ti, "restore_group", "ORDERS") == {"saved:ORDLIB": 40}
-    assert ti.xcom_pull.call_args_list[-1] == mock.call(task_ids=["outage.save_group"])
+    assert ti.xcom_pull.call_args_list[-1] == mock.call(task_ids=["outage.mark_and_save"])
 
 
 def test_a_resume_reads_no_xcom_the_earlier_answers_ride_in_the_trigger(

@@ -24,7 +24,7 @@ from ibmi_resync.executor import (
 from ibmi_resync.node import IbmiNode
 from ibmi_resync.plan import Plan, load_plan
 from ibmi_resync.program import Phase, Step, resync_program
-from ibmi_resync.tasks import TASKS, steps_for_task
+from ibmi_resync.tasks import RESYNC_TASKS, TASKS, steps_for_task
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN: Plan = load_plan(ROOT / "config" / "demo-plan.yaml")
@@ -489,16 +489,22 @@ def test_earlier_answers_names_what_each_task_reads_from_the_tasks_before_it() -
     program = resync_program(PLAN)
     read = {
         (task, group): earlier_answers(steps_for_task(program, task, group))
-        for task, part in TASKS.items()
-        for group in (PLAN.group_names if part.per_group else [None])
+        for task in RESYNC_TASKS
+        for group in (PLAN.group_names if TASKS[task].per_group else [None])
     }
-    assert read[("save_group", "ORDERS")] == {"count:ORDLIB", "count:ORDHIST"}
+    assert read[("mark_and_save", "ORDERS")] == {"count:ORDLIB", "count:ORDHIST"}
     assert read[("restore_group", "ORDERS")] == {"saved:ORDLIB", "saved:ORDHIST"}
-    assert read[("start_replication", "BILLING")] == {"event:BILLING:2"}
-    assert read[("final_sync_check", "BILLING")] == {"continuous:BILLING"}
+    assert read[("replicate_group", "BILLING")] == {"event:BILLING:2", "continuous:BILLING"}
     assert read[("save_security_data", None)] == set()  # SAVSECDTA has no library count
     needing = {task for (task, _group), keys in read.items() if keys}
-    assert needing == {"save_group", "restore_group", "start_replication", "final_sync_check"}
+    assert needing == {"mark_and_save", "restore_group", "replicate_group"}
+    # the one-phase slices the rehearsal and the network sync run
+    assert earlier_answers(steps_for_task(program, "start_replication", "BILLING")) == {
+        "event:BILLING:2"
+    }
+    assert earlier_answers(steps_for_task(program, "final_sync_check", "BILLING")) == {
+        "continuous:BILLING"
+    }
 
 
 # The prefixes of values a task both writes and reads itself (an earlier step of its own
@@ -538,7 +544,9 @@ def test_every_earlier_answer_the_executor_writes_is_listed_in_learned_answers()
     # and each is learned by the steps that write it, in the demo plan's program
     program = resync_program(PLAN)
     assert {k.split(":")[0] for k in learned_answers(program)} == learned
-    assert learned_answers(steps_for_task(program, "save_group", "ORDERS")) == {
+    assert learned_answers(steps_for_task(program, "mark_and_save", "ORDERS")) == {
+        "event:ORDERS:2",
+        "continuous:ORDERS",
         "saved:ORDLIB",
         "saved:ORDHIST",
         "event:ORDERS:3",  # its waits for the save jobs: an event no task reads

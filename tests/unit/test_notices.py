@@ -14,7 +14,7 @@ from ibmi_resync.notices import (
     FailureFacts,
     approval_waiting,
     duration_text,
-    is_latency_task,
+    is_latency_failure,
     phase_of,
     run_finished,
     task_failed,
@@ -27,8 +27,9 @@ def _facts(**changes: Any) -> FailureFacts:
     values: dict[str, Any] = {
         "plan": "demo-pair",
         "run_id": "manual__2026-11-25T01:00:00+00:00",
-        "task_id": "outage.save_group",
-        "error": "AirflowFailException: CPF3777: 2 objects not saved: ORDLIB/ORDHDR ORDLIB/X",
+        "task_id": "outage.mark_and_save",
+        "error": "SIMPRI, phase 3 (save), group ORDERS, ORDLIB: CPF3777: 2 objects not saved: "
+        "ORDLIB/ORDHDR ORDLIB/X",
         "group": "ORDERS",
         "map_index": 1,
         "try_number": 1,
@@ -46,12 +47,12 @@ def _facts(**changes: Any) -> FailureFacts:
     ("task_id", "phase"),
     [
         ("preflight", "phase 0: Pre-flight checks"),
-        ("outage.mark_positions", "phase 2: Mark positions"),
-        ("outage.save_group", "phase 3: Save, verify"),
+        ("outage.mark_and_save", "phase 2: Mark positions"),
         ("restart_applications", "phase 3: Save, verify"),
         ("clear.clear_group", "phase 5: Clear"),
         ("approve_clearing", "phase 5: clear (approval)"),
-        ("replicate.wait_for_latency", "phase 10: Wait until latency"),
+        ("replicate.replicate_group", "phase 9: Start replication"),
+        ("network_sync.wait_for_latency", "phase 10: Wait until latency"),
         ("select_groups", "phase 0: pre-flight"),
         ("write_report", "run report"),
         ("something_new", "task something_new"),
@@ -61,10 +62,31 @@ def test_every_task_is_placed_in_its_runbook_phase(task_id: str, phase: str) -> 
     assert phase_of(task_id).startswith(phase)
 
 
-def test_the_latency_task_is_told_apart_with_or_without_its_group_prefix() -> None:
-    assert is_latency_task("replicate.wait_for_latency")
-    assert is_latency_task("wait_for_latency")
-    assert not is_latency_task("replicate.final_sync_check")
+@pytest.mark.parametrize(
+    ("task_id", "error", "phase"),
+    [
+        ("outage.mark_and_save", "SIMPRI, phase 2 (mark_positions), group X: SIM1002", 2),
+        ("outage.mark_and_save", "SIMPRI, phase 3 (save), group X, LIB: CPF3777", 3),
+        ("replicate.replicate_group", "SIMBCK, phase 11 (final_sync_check), group X: 4", 11),
+        ("replicate.replicate_group", "connection refused", 9),
+        # a phase the task does not run is not taken from the text
+        ("clear.clear_group", "SIMBCK, phase 6 (restore), group X: CPF3756", 5),
+    ],
+)
+def test_a_task_of_several_phases_fails_in_the_phase_its_error_names(
+    task_id: str, error: str, phase: int
+) -> None:
+    assert phase_of(task_id, error).startswith(f"phase {phase}: ")
+
+
+def test_the_latency_failure_is_told_apart_by_task_or_by_the_phase_it_failed_in() -> None:
+    timed_out = "SIMBCK, phase 10 (latency), group ORDERS: wait for latency_resolved timed out"
+    assert is_latency_failure("replicate.replicate_group", timed_out)
+    assert is_latency_failure("network_sync.wait_for_latency")
+    assert is_latency_failure("wait_for_latency")
+    assert not is_latency_failure("replicate.replicate_group", "phase 11 (final_sync_check)")
+    assert not is_latency_failure("replicate.replicate_group")
+    assert not is_latency_failure("network_sync.final_sync_check", timed_out)
 
 
 @pytest.mark.parametrize(
@@ -89,7 +111,7 @@ def test_a_failed_task_names_phase_task_group_and_message() -> None:
     for expected in (
         "Phase:",
         "phase 3: Save, verify",
-        "Task:      outage.save_group",
+        "Task:      outage.mark_and_save",
         "Group:     ORDERS",
         "Attempt:   1",
         "Failed at: 2026-11-25T01:04:00+00:00",
@@ -111,9 +133,9 @@ def test_a_run_wide_task_has_no_group_and_an_unlabelled_instance_shows_its_index
 def test_a_failed_latency_wait_is_its_own_event_with_what_was_last_seen() -> None:
     notice = task_failed(
         _facts(
-            task_id="replicate.wait_for_latency",
-            error="wait for latency_resolved timed out: source latency 40.0 s, apply latency "
-            "12.0 s, backlog 900, last applied 77",
+            task_id="replicate.replicate_group",
+            error="SIMBCK, phase 10 (latency), group ORDERS: wait for latency_resolved timed "
+            "out: source latency 40.0 s, apply latency 12.0 s, backlog 900, last applied 77",
         )
     )
     assert notice.event == "latency_not_resolved"

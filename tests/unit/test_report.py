@@ -248,6 +248,15 @@ def _task(task: str, phase: int, start: float, end: float, group: str | None = N
     }
 
 
+def _one_task(task: str, *parts: dict) -> dict:
+    """The result of a task that runs several phases: the parts' values and logs, in order."""
+    merged: dict = {"task": task, "group": parts[0].get("group"), "log": []}
+    for part in parts:
+        merged.update((key, value) for key, value in part.items() if key not in merged)
+        merged["log"] += part["log"]
+    return merged
+
+
 def full_run_results() -> list[dict]:
     """Every task of a three-group resync, as the operators return them, with times."""
     results = [
@@ -263,17 +272,9 @@ def full_run_results() -> list[dict]:
     save_ends = []
     for index, group in enumerate(GROUPS):
         mark_end = 150 + index * 20
-        results.append(
-            _task(
-                "mark_positions",
-                2,
-                95 + index * 2,
-                mark_end,
-                group,
-                **{
-                    f"event:{group}:2": {"message_text": f"{group} marked at sequence {index + 40}"}
-                },
-            )
+        marked = {"message_text": f"{group} marked at sequence {index + 40}"}
+        mark = _task(
+            "mark_positions", 2, 95 + index * 2, mark_end, group, **{f"event:{group}:2": marked}
         )
         counts = {}
         for library in LIBRARIES[group]:
@@ -281,7 +282,8 @@ def full_run_results() -> list[dict]:
             counts[f"saved:{library}"] = 10 + index
         save_end = mark_end + 120 + index * 40
         save_ends.append(save_end)
-        results.append(_task("save_group", 3, mark_end + 2, save_end, group, **counts))
+        save = _task("save_group", 3, mark_end + 2, save_end, group, **counts)
+        results.append(_one_task("mark_and_save", mark, save))
     results.append(_task("save_security_data", 3, 100, 200))
     up = max(save_ends) + 5
     results.append(
@@ -317,34 +319,29 @@ def full_run_results() -> list[dict]:
                 **{f"event:{group}:8": message},
             )
         )
-        results.append(_task("start_replication", 9, clock + 130, clock + 140 + index, group))
+        start = _task("start_replication", 9, clock + 130, clock + 140 + index, group)
         seen = (
             f"source latency {1.5 + index} s, apply latency {0.5 * index} s, "
             f"backlog {index * 3}, last applied 77"
         )
-        results.append(
-            {
-                "task": "wait_for_latency",
-                "group": group,
-                "log": [
-                    _step(clock + 145, 10, "SELECT LATENCY", group, "WAIT", "done", seen),
-                    _step(
-                        clock + 180 + index * 20, 10, "SELECT LATENCY", group, "WAIT", "done", seen
-                    ),
-                ],
-            }
-        )
+        latency = {
+            "task": "wait_for_latency",
+            "group": group,
+            "log": [
+                _step(clock + 145, 10, "SELECT LATENCY", group, "WAIT", "done", seen),
+                _step(clock + 180 + index * 20, 10, "SELECT LATENCY", group, "WAIT", "done", seen),
+            ],
+        }
         final = {"message_text": f"Sync check for {group}: 0 objects out of sync."}
-        results.append(
-            _task(
-                "final_sync_check",
-                11,
-                clock + 250,
-                clock + 300 + index * 10,
-                group,
-                **{f"event:{group}:11": final},
-            )
+        check = _task(
+            "final_sync_check",
+            11,
+            clock + 250,
+            clock + 300 + index * 10,
+            group,
+            **{f"event:{group}:11": final},
         )
+        results.append(_one_task("replicate_group", start, latency, check))
     return results
 
 
@@ -368,20 +365,25 @@ def full_report(**changes) -> dict:
     return build_report(**arguments)
 
 
-def test_the_timeline_has_a_bar_per_task_and_group_in_time_order() -> None:
+def test_the_timeline_has_a_bar_per_task_group_and_phase_in_time_order() -> None:
     report = full_report()
     timeline = report["timeline"]
-    assert len(timeline) == len(full_run_results())
+    results = full_run_results()
+    phases = sum(len({entry["phase"] for entry in result["log"]}) for result in results)
+    assert len(timeline) == phases > len(results)  # a bar per phase of the merged tasks
     assert [bar["start"] for bar in timeline] == sorted(bar["start"] for bar in timeline)
     assert all(bar["start"] <= bar["end"] for bar in timeline)
-    marks = [bar for bar in timeline if bar["task"] == "mark_positions"]
-    assert [(bar["group"], bar["phase"]) for bar in marks] == [
-        ("SYSTEM", 2),
-        ("ORDERS", 2),
-        ("BILLING", 2),
-    ]
+    marks = [bar for bar in timeline if bar["task"] == "mark_and_save" and bar["phase"] == 2]
+    assert [bar["group"] for bar in marks] == ["SYSTEM", "ORDERS", "BILLING"]
     assert datetime.fromisoformat(marks[0]["start"]) == T0 + timedelta(seconds=95)
     assert datetime.fromisoformat(marks[0]["end"]) == T0 + timedelta(seconds=150)
+    # the group's save bar starts where its mark bar ends and ends with the task
+    save = next(bar for bar in timeline if bar["task"] == "mark_and_save" and bar["phase"] == 3)
+    assert save["group"] == "SYSTEM" and save["start"] == marks[0]["end"]
+    assert datetime.fromisoformat(save["end"]) == T0 + timedelta(seconds=150 + 120)
+    assert marks[0]["steps"] == 2 and save["steps"] == 2
+    replicate = [bar for bar in timeline if bar["task"] == "replicate_group"]
+    assert [bar["phase"] for bar in replicate if bar["group"] == "ORDERS"] == [9, 10, 11]
     restart = next(bar for bar in timeline if bar["task"] == "restart_applications")
     assert restart["start"] == restart["end"] and restart["steps"] == 1
 

@@ -8,9 +8,9 @@ import pytest
 
 from ibmi_resync.executor import earlier_answers, learned_answers
 from ibmi_resync.plan import RunOptions, load_plan
-from ibmi_resync.program import network_sync_program, resync_program
+from ibmi_resync.program import Phase, network_sync_program, resync_program
 from ibmi_resync.tasks import (
-    GROUP_TASKS,
+    RESYNC_TASKS,
     TASKS,
     answering_tasks,
     build_task_steps,
@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PLAN = load_plan(ROOT / "config" / "demo-plan.yaml")
 
 
-def _all_slices(steps, groups):
-    for task, part in TASKS.items():
-        for group in groups if part.per_group else [None]:
+def _all_slices(steps, groups, tasks=RESYNC_TASKS):
+    for task in tasks:
+        for group in groups if TASKS[task].per_group else [None]:
             yield task, group, steps_for_task(steps, task, group)
 
 
@@ -65,15 +65,45 @@ def test_destructive_tasks_start_by_confirming_the_backup() -> None:
 
 def test_a_group_task_holds_all_of_its_libraries() -> None:
     steps = resync_program(PLAN)
-    saves = [s.subject for s in steps_for_task(steps, "save_group", "ORDERS") if s.job]
+    saves = [s.subject for s in steps_for_task(steps, "mark_and_save", "ORDERS") if s.job]
     assert {"ORDLIB", "ORDHIST"} <= set(saves)
-    assert "mark_positions" in GROUP_TASKS and "preflight" not in GROUP_TASKS
+    assert TASKS["mark_and_save"].per_group and not TASKS["preflight"].per_group
+
+
+@pytest.mark.parametrize(
+    ("task", "phases", "one_phase_tasks"),
+    [
+        ("mark_and_save", [2, 3], ("mark_positions",)),
+        (
+            "replicate_group",
+            [9, 10, 11],
+            ("start_replication", "wait_for_latency", "final_sync_check"),
+        ),
+    ],
+)
+def test_a_task_of_several_phases_runs_them_in_runbook_order(
+    task: str, phases: list[int], one_phase_tasks: tuple[str, ...]
+) -> None:
+    """A group's mark then its save, and its start, latency wait and final check, each in
+    one task: the same steps, in the same order, as the one-phase slices the rehearsal and
+    the network sync use (the save's are the group's own steps of phase 3)."""
+    steps = resync_program(PLAN)
+    chosen = steps_for_task(steps, task, "ORDERS")
+    seen = [step.phase.value for step in chosen]
+    assert sorted(set(seen)) == phases and seen == sorted(seen)
+    parts = [s for name in one_phase_tasks for s in steps_for_task(steps, name, "ORDERS")]
+    if task == "mark_and_save":
+        parts += [s for s in steps if s.phase is Phase.SAVE and s.group == "ORDERS"]
+    assert chosen == parts
+    waits = [i for i, step in enumerate(chosen) if step.kind == "WAIT"]
+    assert waits and chosen[waits[0]].phase.value == phases[0]  # the mark's, before any save
+    assert task in RESYNC_TASKS and not set(one_phase_tasks) & set(RESYNC_TASKS)
 
 
 def test_wrong_use_is_refused() -> None:
     steps = resync_program(PLAN)
     with pytest.raises(ValueError, match="runs per replication group"):
-        steps_for_task(steps, "save_group")
+        steps_for_task(steps, "mark_and_save")
     with pytest.raises(ValueError, match="runs once per run"):
         steps_for_task(steps, "preflight", "ORDERS")
     with pytest.raises(ValueError, match="unknown task"):
@@ -110,7 +140,7 @@ def test_a_task_built_for_its_scope_gets_the_steps_of_the_whole_program(
     whole = program(PLAN, options, run_key="manual__2026-12-01")
     names = [g.name for g in options.selected_groups(PLAN)]
     tasks = NETWORK_SYNC_TASKS if program is network_sync_program else tuple(TASKS)
-    compared = 0
+    compared = 0  # every slice, the one-phase ones the resync DAG does not use included
     for task in tasks:
         for group in names if TASKS[task].per_group else [None]:
             scoped = build_task_steps(
@@ -146,7 +176,7 @@ def test_build_task_steps_refuses_a_group_for_a_run_wide_task_and_none_for_a_gro
         build_task_steps(resync_program, PLAN, RunOptions(), run_key="r", task="preflight",
                          group="ORDERS")  # fmt: skip
     with pytest.raises(ValueError, match="per replication group"):
-        build_task_steps(resync_program, PLAN, RunOptions(), run_key="r", task="save_group")
+        build_task_steps(resync_program, PLAN, RunOptions(), run_key="r", task="mark_and_save")
 
 
 @pytest.mark.parametrize("program", [resync_program, network_sync_program])
@@ -159,22 +189,25 @@ def test_answering_tasks_are_the_tasks_that_learn_the_answers_in_the_whole_progr
     options = RunOptions()
     whole = program(PLAN, options, run_key="r")
     names = [g.name for g in options.selected_groups(PLAN)]
-    learned = [(task, learned_answers(steps)) for task, _group, steps in _all_slices(whole, names)]
-    tasks = NETWORK_SYNC_TASKS if program is network_sync_program else tuple(TASKS)
+    tasks = NETWORK_SYNC_TASKS if program is network_sync_program else RESYNC_TASKS
+    learned = [
+        (task, learned_answers(steps)) for task, _group, steps in _all_slices(whole, names, tasks)
+    ]
     readers = 0
     for task in tasks:
         for group in names if TASKS[task].per_group else [None]:
             steps = build_task_steps(program, PLAN, options, run_key="r", task=task, group=group)
-            wanted = earlier_answers(steps)
-            found = answering_tasks(program, PLAN, options, run_key="r", wanted=wanted, group=group)
+            wanted = earlier_answers(steps) - learned_answers(steps)
+            found = answering_tasks(
+                program, PLAN, options, run_key="r", wanted=wanted, group=group, among=tasks
+            )
             assert found == {name for name, keys in learned if keys & wanted}, f"{task}[{group}]"
             covered = set().union(*(keys for name, keys in learned if name in found))
             assert wanted <= covered, f"{task}[{group}]: nobody learns {wanted - covered}"
-            order = list(TASKS)
-            assert all(order.index(name) < order.index(task) for name in found), task
+            assert all(tasks.index(name) < tasks.index(task) for name in found), task
             readers += bool(wanted)
-    # resync: save, restore, start and final check read answers; network sync: final check
-    assert readers >= len(names) * (4 if program is resync_program else 1)
+    # resync: save, restore and start read answers; network sync: final check
+    assert readers >= len(names) * (3 if program is resync_program else 1)
 
 
 def test_answering_tasks_of_a_run_wide_task_are_every_task() -> None:
