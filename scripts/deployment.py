@@ -512,6 +512,10 @@ def component_command(settings: Settings, name: str) -> list[str]:
             "--queues",
             settings.celery_queue,
         ]
+    if name == "triggerer":
+        # `airflow triggerer` with its Execution API built before the first trigger
+        # (icluster_resync.triggerer says why: 4 s off the outage's first wait).
+        return [settings.python, "-m", "icluster_resync.triggerer"]
     return [airflow, name]
 
 
@@ -665,7 +669,8 @@ def _is_airflow(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
     except OSError:
         return False
-    return b"airflow" in cmdline
+    # `airflow <component>`, or the triggerer started as `python -m icluster_resync.triggerer`
+    return b"airflow" in cmdline or b"icluster_resync" in cmdline
 
 
 def _check_alive(settings: Settings) -> None:

@@ -70,9 +70,15 @@ def _code_env_names() -> set[str]:
 
 def test_every_component_that_make_demo_starts_is_a_service(compose) -> None:
     services = compose["services"]
+    settings = d.Settings.from_env({})
     for component in d.AIRFLOW_COMPONENTS:
         assert component in services, component
-        assert _command(services[component]) == [component], services[component]
+        started = d.component_command(settings, component)
+        if started[0] == settings.python:  # a module of ours: `python -m ...` in the image too
+            assert _command(services[component]) == ["python", *started[1:]], component
+        else:
+            assert started[:2] == [settings.airflow, component]
+            assert _command(services[component]) == [component], services[component]
     for other in ("postgres", "airflow-init", "sim"):
         assert other in services, other
 
