@@ -202,6 +202,10 @@ def test_answering_tasks_are_the_tasks_that_learn_the_answers_in_the_whole_progr
                 program, PLAN, options, run_key="r", wanted=wanted, group=group, among=tasks
             )
             assert found == {name for name, keys in learned if keys & wanted}, f"{task}[{group}]"
+            once = answering_tasks(  # `among` may be any iterable, read once
+                program, PLAN, options, run_key="r", wanted=wanted, group=group, among=iter(tasks)
+            )
+            assert once == found, f"{task}[{group}]"
             covered = set().union(*(keys for name, keys in learned if name in found))
             assert wanted <= covered, f"{task}[{group}]: nobody learns {wanted - covered}"
             assert all(tasks.index(name) < tasks.index(task) for name in found), task
