@@ -14,6 +14,7 @@ Airflow task is rebuilt after every deferral.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +38,12 @@ __all__ = [
     "RunState",
     "SaveFileMover",
     "StepFailed",
+    "checkpoint",
     "earlier_answers",
+    "from_checkpoint",
+    "only_reads_after",
+    "slice_digest",
+    "task_result",
 ]
 
 
@@ -79,6 +85,66 @@ class RunState:
     def from_dict(cls, data: Mapping[str, Any] | None) -> RunState:
         data = data or {}
         return cls(dict(data.get("values", {})), list(data.get("log", [])))
+
+
+def checkpoint(state: RunState, inherited: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """What a deferral carries to resume the walk at the WAIT at `index`: the task's state,
+    less what it inherited from earlier tasks (kept apart, so the XCom does not grow along
+    the run), and the earlier answers themselves (a resume then reads no XCom)."""
+    return {
+        "state": RunState(_learned(state, inherited), list(state.log)).to_dict(),
+        "inherited": dict(inherited),
+        "index": index,
+    }
+
+
+def from_checkpoint(resume: Mapping[str, Any]) -> tuple[RunState, dict[str, Any], int]:
+    """The state (earlier answers merged in), the earlier answers and the WAIT's index of a
+    `checkpoint`; a fresh copy each time, so a walk that fails leaves the checkpoint whole."""
+    if "state" not in resume or "index" not in resume:
+        raise ValueError(f"a checkpoint without the task's state or index: {sorted(resume)}")
+    inherited = resume.get("inherited")
+    inherited = dict(inherited) if isinstance(inherited, Mapping) else {}
+    state = RunState.from_dict(resume["state"])
+    state.values = {**inherited, **state.values}
+    return state, inherited, int(resume["index"])
+
+
+def task_result(
+    task: str, group: str | None, state: RunState, inherited: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A finished task's XCom: only what it learned (not what it inherited) and its log."""
+    return {"task": task, "group": group, **_learned(state, inherited), "log": state.log}
+
+
+def _learned(state: RunState, inherited: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: value
+        for key, value in state.values.items()
+        if key not in inherited or inherited[key] != value
+    }
+
+
+def only_reads_after(steps: Sequence[Step], index: int) -> bool:
+    """True when every step after the WAIT at `index` only observes the nodes: SQL checks,
+    further waits, and the CL that runs only when the wait before it timed out (its guard
+    skips it after a wait that ended done).
+
+    Why: such a task need not come back to a worker after its wait; the triggerer can walk
+    the rest through ODBC and end the task (plugins/icluster_resync/triggers.py). A job log
+    check after a batch save or restore is the common case.
+    """
+    return all(
+        step.kind in ("SQL", "WAIT") or (step.kind == "CL" and step.guard == "wait_timed_out")
+        for step in steps[index + 1 :]
+    )
+
+
+def slice_digest(steps: Sequence[Step]) -> str:
+    """A fingerprint of a task's steps (node, kind, text, in order): a process that cuts the
+    slice again checks it holds the same steps, at the same indexes, as the one it resumes."""
+    text = "\n".join(f"{step.node} {step.kind} {step.text}" for step in steps)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def earlier_answers(steps: Sequence[Step]) -> set[str]:

@@ -34,6 +34,8 @@ class RehearsalRestartOperator(ResyncTaskOperator):
 
     template_fields: Sequence[str] = ("group", "restarted")
     ui_color = "#efe6d8"
+    # The slice is narrowed by what the rehearsal ended, which a trigger cannot cut again.
+    rest_in_trigger = False
 
     def __init__(
         self,

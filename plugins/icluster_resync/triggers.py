@@ -3,7 +3,8 @@
 While IBM i works (a subsystem ends, a batch save runs, DMMRKPOS marks, latency drains), the
 task is deferred: the wait runs here, in the triggerer, and holds no worker slot and no SSH
 session. What ends the wait is decided by `ibmi_resync.waits.evaluate`, so the trigger only
-loops, reconnects and reports.
+loops, reconnects and reports; when the rest of the task only reads, it walks that too
+(`read_only_walk`) and ends the task here.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow.sdk import BaseHook
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
+from ibmi_resync.executor import PendingWait
+from ibmi_resync.plan import load_plan
 from ibmi_resync.waits import evaluate
+from icluster_resync.read_only_walk import ReadOnlyWalk
 from icluster_resync.transport import OdbcDatabase
 
 _CLASSPATH = "icluster_resync.triggers.NodeQueryTrigger"
@@ -33,6 +37,12 @@ class NodeQueryTrigger(BaseTrigger):
     `resume` is handed back untouched in the event: the deferred task's executor state. It
     rides in the trigger, not in the deferral's kwargs, because `dag.test()` (3.3.2) resumes a
     task with the event alone and drops those kwargs; the real triggerer would keep them.
+
+    With `rest` (the task's steps after this wait only read the nodes: `only_reads_after`),
+    a wait that ends done is followed here (`ReadOnlyWalk`): the checks, and the waits after
+    it, then the task ends in the triggerer (`TaskSuccessEvent`, its XCom with it) without
+    coming back to a worker. Anything else (a failed wait or check, a step that needs SSH)
+    resumes the task on a worker at the wait it stands at, as without `rest`.
     """
 
     def __init__(
@@ -46,6 +56,7 @@ class NodeQueryTrigger(BaseTrigger):
         timeout_seconds: float,
         started_at: float | None = None,
         resume: dict[str, Any] | None = None,
+        rest: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.odbc_conn_id = odbc_conn_id
@@ -56,6 +67,7 @@ class NodeQueryTrigger(BaseTrigger):
         self.timeout_seconds = float(timeout_seconds)
         self.started_at = time.time() if started_at is None else float(started_at)
         self.resume = dict(resume or {})
+        self.rest = dict(rest) if rest else None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -69,50 +81,119 @@ class NodeQueryTrigger(BaseTrigger):
                 "timeout_seconds": self.timeout_seconds,
                 "started_at": self.started_at,
                 "resume": self.resume,
+                "rest": self.rest,
             },
         )
 
-    async def _database(self) -> OdbcDatabase:
+    async def _database(self, odbc_conn_id: str) -> OdbcDatabase:
         """Separated out as a seam for tests; fetches the connection without blocking."""
-        connection = await BaseHook.aget_connection(self.odbc_conn_id)
-        return OdbcDatabase(connection=connection)
+        return OdbcDatabase(connection=await BaseHook.aget_connection(odbc_conn_id))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        wait = _Wait(
+            self.odbc_conn_id,
+            self.sql,
+            self.params,
+            self.condition,
+            self.poll_seconds,
+            self.timeout_seconds,
+            self.started_at,
+        )
+        resume = self.resume
+        walk: ReadOnlyWalk | None = None
+        try:
+            while True:
+                event = await self._poll(wait)
+                if event["status"] != "done" or self.rest is None:
+                    break
+                try:
+                    if walk is None:
+                        walk = await self._walk(resume)
+                    step = await asyncio.to_thread(walk.advance, event)
+                except Exception as error:  # the worker takes over, at this wait
+                    kind = type(error).__name__
+                    self.log.info("the task resumes on a worker: %s: %s", kind, error)
+                    break
+                if isinstance(step, PendingWait):
+                    resume = walk.resume
+                    wait = _Wait(
+                        walk.odbc_conn_ids[step.node],
+                        step.sql,
+                        step.params,
+                        step.condition,
+                        step.poll_seconds,
+                        step.timeout_seconds,
+                        time.time(),
+                    )
+                    self.log.info("waiting: %s until %s", step.sql, step.condition)
+                    continue
+                yield self._finished(step)
+                return
+            yield TriggerEvent({**event, "resume": resume})
+        finally:
+            if walk is not None:
+                await asyncio.to_thread(walk.close)
+
+    async def _walk(self, resume: dict[str, Any]) -> ReadOnlyWalk:
+        """The rest of the task after this wait, on the plan's two nodes' databases."""
+        assert self.rest is not None
+        plan = await asyncio.to_thread(load_plan, str(self.rest["plan"]))
+        databases = {
+            "PRIMARY": await self._database(plan.primary.odbc_conn_id),
+            "BACKUP": await self._database(plan.backup.odbc_conn_id),
+        }
+        return await asyncio.to_thread(
+            ReadOnlyWalk, self.rest, resume, plan, databases, log=self.log.info
+        )
+
+    def _finished(self, result: dict[str, Any]) -> TriggerEvent:
+        """The task ends here, with `result` as its XCom. Under `dag.test()` (no triggerer:
+        it resumes the task with the event's payload alone) the result goes back in a done
+        event, and the operator returns it (`ResyncTaskOperator._resume`)."""
+        if self.task_instance is None:
+            return TriggerEvent({"status": "done", "finished": result})
+        self.log.info("the rest of the task only read the nodes: it ends here")
+        return TaskSuccessEvent(xcoms={"return_value": result})
+
+    async def _poll(self, wait: _Wait) -> dict[str, Any]:
+        """Poll `wait` until it ends; its event's payload (without `resume`)."""
         memory: dict[str, Any] = {}
         seen = "no poll answered yet"
         database: OdbcDatabase | None = None
-        while True:
-            try:
-                if database is None:
-                    database = await self._database()
-                rows = await asyncio.to_thread(database.fetch, self.sql, self.params)
-                verdict = evaluate(self.condition, rows, memory)
-                memory, seen = verdict.memory, verdict.seen
-                if verdict.done:
-                    status = "done" if verdict.ok else "failed"
-                    yield TriggerEvent(
-                        {
-                            "status": status,
-                            "seen": seen,
-                            "details": verdict.details,
-                            "resume": self.resume,
-                        }
-                    )
-                    return
-            except Exception as error:
-                seen = f"poll failed: {type(error).__name__}: {error}"
-                if database is not None:
-                    await asyncio.to_thread(database.close)
-                database = None
-            if time.time() - self.started_at >= self.timeout_seconds:
-                yield TriggerEvent(
-                    {
+        try:
+            while True:
+                try:
+                    if database is None:
+                        database = await self._database(wait.odbc_conn_id)
+                    rows = await asyncio.to_thread(database.fetch, wait.sql, wait.params)
+                    verdict = evaluate(wait.condition, rows, memory)
+                    memory, seen = verdict.memory, verdict.seen
+                    if verdict.done:
+                        status = "done" if verdict.ok else "failed"
+                        return {"status": status, "seen": seen, "details": verdict.details}
+                except Exception as error:
+                    seen = f"poll failed: {type(error).__name__}: {error}"
+                    if database is not None:  # the next poll connects again
+                        await asyncio.to_thread(database.close)
+                    database = None
+                if time.time() - wait.started_at >= wait.timeout_seconds:
+                    return {
                         "status": "timeout",
                         "seen": seen,
                         "details": {},
-                        "timeout_seconds": self.timeout_seconds,
-                        "resume": self.resume,
+                        "timeout_seconds": wait.timeout_seconds,
                     }
-                )
-                return
-            await asyncio.sleep(self.poll_seconds)
+                await asyncio.sleep(wait.poll_seconds)
+        finally:
+            if database is not None:
+                await asyncio.to_thread(database.close)
+
+
+class _Wait(NamedTuple):
+    odbc_conn_id: str
+    sql: str
+    params: list[Any]
+    condition: dict[str, Any]
+    poll_seconds: float
+    timeout_seconds: float
+    started_at: float
