@@ -18,8 +18,13 @@ from ibmi_resync.executor import (
     PendingWait,
     RunState,
     StepFailed,
+    checkpoint,
     earlier_answers,
+    from_checkpoint,
     learned_answers,
+    only_reads_after,
+    slice_digest,
+    task_result,
 )
 from ibmi_resync.node import IbmiNode
 from ibmi_resync.plan import Plan, load_plan
@@ -555,3 +560,48 @@ def test_every_earlier_answer_the_executor_writes_is_listed_in_learned_answers()
         "event:BILLING:2",
         "continuous:BILLING",
     }
+
+
+def test_only_reads_after_names_the_waits_a_trigger_can_finish_the_task_after() -> None:
+    ending = steps_for_task(resync_program(PLAN), "end_applications")
+    (wait,) = [index for index, step in enumerate(ending) if step.kind == "WAIT"]
+    # ENDSBS *IMMED after the wait runs only when the controlled end timed out
+    assert ending[wait + 1].guard == "wait_timed_out"
+    assert only_reads_after(ending, wait)
+    cluster = steps_for_task(resync_program(PLAN), "start_cluster")
+    waits = [index for index, step in enumerate(cluster) if step.kind == "WAIT"]
+    # the first node's wait is followed by the second node's DMSTRNODE: a worker sends it
+    assert [only_reads_after(cluster, index) for index in waits] == [False, True]
+
+
+def test_a_checkpoint_keeps_the_learned_apart_and_comes_back_whole() -> None:
+    state = RunState({"saved:ORDLIB": 12, "count:ORDLIB": 12}, [{"index": 0}])
+    inherited = {"count:ORDLIB": 12}
+    resume = checkpoint(state, inherited, 5)
+    assert resume == {
+        "state": {"values": {"saved:ORDLIB": 12}, "log": [{"index": 0}]},
+        "inherited": inherited,
+        "index": 5,
+    }
+    again, earlier, index = from_checkpoint(resume)
+    assert (again.values, again.log, earlier, index) == (state.values, state.log, inherited, 5)
+    again.values["x"] = 1
+    again.log.append({"index": 6})
+    assert from_checkpoint(resume)[0].values == state.values  # a fresh copy each time
+    assert from_checkpoint(resume)[0].log == [{"index": 0}]
+    with pytest.raises(ValueError, match="state or index"):
+        from_checkpoint({"inherited": {}})
+    assert task_result("t", "ORDERS", state, inherited) == {
+        "task": "t",
+        "group": "ORDERS",
+        "saved:ORDLIB": 12,
+        "log": [{"index": 0}],
+    }
+
+
+def test_the_slice_digest_tells_two_cuts_apart() -> None:
+    orders = steps_for_task(resync_program(PLAN), "restore_group", "ORDERS")
+    billing = steps_for_task(resync_program(PLAN), "restore_group", "BILLING")
+    assert slice_digest(orders) == slice_digest(list(orders))
+    assert slice_digest(orders) != slice_digest(billing)
+    assert slice_digest(orders) != slice_digest(orders[:-1])
