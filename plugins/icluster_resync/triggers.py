@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
 from airflow.sdk import BaseHook
+from airflow.sdk.execution_time.xcom import XCom
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 from ibmi_resync.executor import PendingWait
@@ -40,7 +41,7 @@ class NodeQueryTrigger(BaseTrigger):
 
     With `rest` (the task's steps after this wait only read the nodes: `only_reads_after`),
     a wait that ends done is followed here (`ReadOnlyWalk`): the checks, and the waits after
-    it, then the task ends in the triggerer (`TaskSuccessEvent`, its XCom with it) without
+    it, then the task ends in the triggerer (its XCom pushed, then `TaskSuccessEvent`) without
     coming back to a worker. Anything else (a failed wait or check, a step that needs SSH)
     resumes the task on a worker at the wait it stands at, as without `rest`.
     """
@@ -127,7 +128,7 @@ class NodeQueryTrigger(BaseTrigger):
                     )
                     self.log.info("waiting: %s until %s", step.sql, step.condition)
                     continue
-                yield self._finished(step)
+                yield await self._finished(step)
                 return
             yield TriggerEvent({**event, "resume": resume})
         finally:
@@ -146,14 +147,28 @@ class NodeQueryTrigger(BaseTrigger):
             ReadOnlyWalk, self.rest, resume, plan, databases, log=self.log.info
         )
 
-    def _finished(self, result: dict[str, Any]) -> TriggerEvent:
+    async def _finished(self, result: dict[str, Any]) -> TriggerEvent:
         """The task ends here, with `result` as its XCom. Under `dag.test()` (no triggerer:
         it resumes the task with the event's payload alone) the result goes back in a done
         event, and the operator returns it (`ResyncTaskOperator._resume`)."""
-        if self.task_instance is None:
+        ti = self.task_instance
+        if ti is None:
             return TriggerEvent({"status": "done", "finished": result})
+        # Pushed as a worker pushes it (the SDK's XCom, through the Execution API), not in
+        # the event's `xcoms`: Airflow 3.3 stores those json.dumps'ed (XComModel.set with
+        # serialize=True, where the API stores the SDK's value as is), so a dict would come
+        # back to the next task as a string.
+        await asyncio.to_thread(
+            XCom.set,
+            XCom.XCOM_RETURN_KEY,
+            result,
+            dag_id=ti.dag_id,
+            task_id=ti.task_id,
+            run_id=ti.run_id,
+            map_index=ti.map_index,
+        )
         self.log.info("the rest of the task only read the nodes: it ends here")
-        return TaskSuccessEvent(xcoms={"return_value": result})
+        return TaskSuccessEvent()
 
     async def _poll(self, wait: _Wait) -> dict[str, Any]:
         """Poll `wait` until it ends; its event's payload (without `resume`)."""

@@ -42,17 +42,40 @@ def _deferred(task: str = "end_applications", **kwargs: Any) -> NodeQueryTrigger
     return trigger
 
 
+TI = SimpleNamespace(dag_id="icluster_resync", task_id="t", run_id="r", map_index=1)
+PUSHED: list[dict[str, Any]] = []
+
+
+@pytest.fixture(autouse=True)
+def xcom_pushes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What the trigger pushes through the SDK's XCom (a worker's path to the API)."""
+    PUSHED.clear()
+
+    def push(key: str, value: Any, **where: Any) -> None:
+        PUSHED.append({"key": key, "value": value, **where})
+
+    monkeypatch.setattr("icluster_resync.triggers.XCom.set", push)
+    return PUSHED
+
+
 def _run(trigger: NodeQueryTrigger, database: Any, *, in_triggerer: bool) -> list[TriggerEvent]:
     """Every event the trigger yields, its databases all `database`; `in_triggerer` says
     whether a real triggerer runs it (it sets the trigger's task instance), or dag.test()."""
     trigger = NodeQueryTrigger(**trigger.serialize()[1])  # as the triggerer builds it
-    trigger.task_instance = SimpleNamespace(task_id="t") if in_triggerer else None
+    trigger.task_instance = TI if in_triggerer else None
 
     async def collect() -> list[TriggerEvent]:
         with mock.patch.object(trigger, "_database", mock.AsyncMock(return_value=database)):
             return [event async for event in trigger.run()]
 
     return asyncio.run(collect())
+
+
+def _pushed_result() -> dict[str, Any]:
+    (pushed,) = PUSHED
+    where = {k: pushed[k] for k in ("key", "dag_id", "task_id", "run_id", "map_index")}
+    assert where == {"key": "return_value", **vars(TI)}
+    return pushed["value"]
 
 
 def _without_times(result: dict[str, Any]) -> dict[str, Any]:
@@ -66,9 +89,8 @@ def test_end_applications_ends_in_the_triggerer_with_the_xcom_a_worker_returns(
     assert trigger.rest is not None and trigger.rest["task"] == "end_applications"
     scripted.subsystem_status = "INACTIVE"
     (ended,) = _run(trigger, scripted, in_triggerer=True)
-    assert isinstance(ended, TaskSuccessEvent)
-    assert ended.xcoms is not None
-    walked = ended.xcoms["return_value"]
+    assert isinstance(ended, TaskSuccessEvent) and not ended.xcoms
+    walked = _pushed_result()
     # What a worker returns when it resumes on the plain event of the same wait.
     (event,) = _run(
         NodeQueryTrigger(**{**trigger.serialize()[1], "rest": None}), scripted, in_triggerer=True
@@ -100,6 +122,7 @@ def test_a_failed_check_resumes_the_task_on_a_worker_at_its_wait(scripted: Scrip
     assert type(event) is TriggerEvent
     assert event.payload["status"] == "done" and "finished" not in event.payload
     assert event.payload["resume"] == trigger.resume  # the checkpoint of the wait, untouched
+    assert not PUSHED
     scripted.subsystem_status = "X"  # the worker's nodes see the user job too
     operator = ResyncTaskOperator(task_id="end_applications", resync_task="end_applications")
     with pytest.raises(AirflowFailException, match="user job"):
@@ -131,6 +154,7 @@ def test_steps_cut_differently_resume_the_task_on_a_worker(scripted: Scripted) -
     (event,) = _run(changed, scripted, in_triggerer=True)
     assert type(event) is TriggerEvent and "finished" not in event.payload
     assert event.payload["resume"] == trigger.resume
+    assert not PUSHED
 
 
 def test_a_wait_that_fails_never_starts_the_walk(scripted: Scripted) -> None:
@@ -226,7 +250,7 @@ def _two_waits(outcome: Any) -> tuple[list[Any], _StubWalk, list[str], _Answers]
         resume={"state": {"values": {}, "log": []}, "inherited": {}, "index": 1},
         rest={"task": "t"},
     )
-    trigger.task_instance = SimpleNamespace(task_id="t")
+    trigger.task_instance = TI
     answers = _Answers()
     opened: list[str] = []
 
@@ -247,9 +271,8 @@ def _two_waits(outcome: Any) -> tuple[list[Any], _StubWalk, list[str], _Answers]
 def test_the_trigger_polls_the_next_wait_on_its_node_and_ends_the_task() -> None:
     events, walk, opened, answers = _two_waits({"task": "t", "log": []})
     (ended,) = events
-    assert isinstance(ended, TaskSuccessEvent) and ended.xcoms == {
-        "return_value": {"task": "t", "log": []}
-    }
+    assert isinstance(ended, TaskSuccessEvent)
+    assert _pushed_result() == {"task": "t", "log": []}
     assert opened == ["ibmi_primary_odbc", "ibmi_backup_odbc"]
     assert answers.asked == ["SELECT STATUS FROM FIRST", "SELECT V_JOB_STATUS FROM SECOND"]
     assert [e["status"] for e in walk.events] == ["done", "done"]
@@ -263,3 +286,4 @@ def test_a_later_check_that_fails_resumes_the_worker_at_the_later_wait() -> None
     # the worker resumes where the walk stood: the second wait, with the state before it
     assert event.payload["resume"]["index"] == 6
     assert event.payload["resume"]["state"]["values"] == {"k": 1}
+    assert not PUSHED
