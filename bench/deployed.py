@@ -323,6 +323,25 @@ def run(
             d.stop(settings, out)
 
 
+# The task log line of a task the triggerer ended: ENDED_HERE of plugins/icluster_resync/
+# triggers.py (not imported: this process does not load Airflow; a test keeps them equal).
+ENDED_HERE = "the rest of the task only read the nodes: it ends here"
+
+
+def task_starts(settings: d.Settings, run_id: str) -> dict[str, int]:
+    """How often a task started on a worker (first starts and resumes after a wait) and how
+    many tasks the triggerer ended without one, from the run's task logs."""
+    folder = settings.logs / f"dag_id={d.DAG_ID}" / f"run_id={run_id}"
+    starts = ended = 0
+    for path in folder.rglob("attempt=*.log*"):
+        text = path.read_text(errors="replace")
+        if ".trigger." in path.name:
+            ended += ENDED_HERE in text
+        else:
+            starts += text.count("::group::Pre Execute")
+    return {"worker_task_starts": starts, "ended_in_triggerer": ended}
+
+
 def measure(
     settings: d.Settings,
     api: d.Api,
@@ -355,6 +374,7 @@ def measure(
         sum(1 for ti in tis if ti["map_index"] >= 0) / groups, 2
     )
     result["profile"] = _ti_profile(tis)
+    result.update(task_starts(settings, run_id))
     result["memory_pss_mb_end"] = d.memory_pss_mb(settings)
     result["memory_pss_mb_peak"] = sampler.peak_pss or result["memory_pss_mb_end"]
     result["max_running"] = max((s["states"].get("running", 0) for s in sampler.samples), default=0)

@@ -120,6 +120,19 @@ def _deployed_figures(result: dict[str, Any]) -> list[Figure]:
             "the peak counts are sampled from the metadata database every 2 s",
         )
     )
+    if "worker_task_starts" in result:
+        figures.append(
+            Figure(
+                "   task starts on workers / tasks ended in the triggerer",
+                "(report)",
+                f"{result['worker_task_starts']} starts (first starts and resumes after a "
+                f"wait) / {result['ended_in_triggerer']} ended without a worker",
+                None,
+                result["worker_task_starts"],
+                "from the run's task logs: a task whose steps after its wait only read ends "
+                "in the triggerer (plugins/icluster_resync/read_only_walk.py)",
+            )
+        )
     cpu = result.get("cpu_s") or {}
     if cpu:
         wall = float(result.get("run_wall_s") or 0.0)

@@ -25,6 +25,9 @@ from icluster_resync.read_only_walk import ReadOnlyWalk
 from icluster_resync.transport import OdbcDatabase
 
 _CLASSPATH = "icluster_resync.triggers.NodeQueryTrigger"
+# The task log line of a task that ended in the triggerer (the deployment test and the
+# benchmark count them).
+ENDED_HERE = "the rest of the task only read the nodes: it ends here"
 
 
 class NodeQueryTrigger(BaseTrigger):
@@ -167,7 +170,7 @@ class NodeQueryTrigger(BaseTrigger):
             run_id=ti.run_id,
             map_index=ti.map_index,
         )
-        self.log.info("the rest of the task only read the nodes: it ends here")
+        self.log.info(ENDED_HERE)
         return TaskSuccessEvent()
 
     async def _poll(self, wait: _Wait) -> dict[str, Any]:

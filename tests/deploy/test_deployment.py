@@ -22,6 +22,7 @@ import psycopg2
 import pytest
 import yaml
 
+from icluster_resync.triggers import ENDED_HERE
 from scripts import deployment as d
 
 # Generous limits: on a 2-core machine busy with other tests a run took over 5 minutes.
@@ -147,7 +148,7 @@ def test_the_demo_deployment_runs_the_resync_over_the_rest_api(deployment: d.Set
     walked = {
         next(part[len("task_id=") :] for part in path.parts if part.startswith("task_id="))
         for path in settings.logs.glob("dag_id=icluster_resync/**/*.log.trigger.*.log")
-        if "it ends here" in path.read_text(errors="replace")
+        if ENDED_HERE in path.read_text(errors="replace")
     }
     # (A wait its task's first poll already finds over is not deferred: which ones depends
     # on the machine's speed, so the run is asked for several of them, not a fixed list.)

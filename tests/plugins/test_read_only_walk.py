@@ -19,7 +19,7 @@ from ibmi_resync.program import resync_program
 from ibmi_resync.tasks import build_task_steps
 from icluster_resync.operators import ResyncTaskOperator
 from icluster_resync.rehearsal import RehearsalRestartOperator
-from icluster_resync.triggers import NodeQueryTrigger
+from icluster_resync.triggers import ENDED_HERE, NodeQueryTrigger
 from tests.plugins.conftest import ROOT, Scripted
 
 PLAN = load_plan(ROOT / "config" / "demo-plan.yaml")
@@ -287,3 +287,8 @@ def test_a_later_check_that_fails_resumes_the_worker_at_the_later_wait() -> None
     assert event.payload["resume"]["index"] == 6
     assert event.payload["resume"]["state"]["values"] == {"k": 1}
     assert not PUSHED
+
+
+def test_the_benchmark_counts_the_line_the_trigger_logs() -> None:
+    bench = (ROOT / "bench" / "deployed.py").read_text()
+    assert f'ENDED_HERE = "{ENDED_HERE}"' in bench
