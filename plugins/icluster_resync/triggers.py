@@ -131,7 +131,13 @@ class NodeQueryTrigger(BaseTrigger):
                     )
                     self.log.info("waiting: %s until %s", step.sql, step.condition)
                     continue
-                yield await self._finished(step)
+                try:
+                    ended = await self._finished(step)
+                except Exception as error:  # the XCom not pushed: the worker ends the task
+                    kind = type(error).__name__
+                    self.log.info("the task resumes on a worker: %s: %s", kind, error)
+                    break
+                yield ended
                 return
             yield TriggerEvent({**event, "resume": resume})
         finally:

@@ -292,3 +292,17 @@ def test_a_later_check_that_fails_resumes_the_worker_at_the_later_wait() -> None
 def test_the_benchmark_counts_the_line_the_trigger_logs() -> None:
     bench = (ROOT / "bench" / "deployed.py").read_text()
     assert f'ENDED_HERE = "{ENDED_HERE}"' in bench
+
+
+def test_an_xcom_the_api_refuses_resumes_the_task_on_a_worker(
+    scripted: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(key: str, value: Any, **where: Any) -> None:
+        raise ConnectionError("the api-server did not answer")
+
+    monkeypatch.setattr("icluster_resync.triggers.XCom.set", refuse)
+    trigger = _deferred()
+    scripted.subsystem_status = "INACTIVE"
+    (event,) = _run(trigger, scripted, in_triggerer=True)
+    assert type(event) is TriggerEvent and event.payload["status"] == "done"
+    assert event.payload["resume"] == trigger.resume
