@@ -125,19 +125,37 @@ def _learned(state: RunState, inherited: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def only_reads_after(steps: Sequence[Step], index: int) -> bool:
-    """True when every step after the WAIT at `index` only observes the nodes: SQL checks,
-    further waits, and the CL that runs only when the wait before it timed out (its guard
-    skips it after a wait that ended done).
+def only_reads_after(
+    steps: Sequence[Step], index: int, values: Mapping[str, Any] | None = None
+) -> bool:
+    """True when every step after the WAIT at `index` only observes the nodes, given what the
+    task knows now (`values`): SQL checks, further waits, and CL steps whose guard skips them
+    after a wait that ended done: the immediate end after a controlled end that did not time
+    out, STRCNSC for a group whose continuous sync check did not run before.
 
     Why: such a task need not come back to a worker after its wait; the triggerer can walk
     the rest through ODBC and end the task (plugins/icluster_resync/triggers.py). A job log
-    check after a batch save or restore is the common case.
+    check after a batch save or restore, and the final sync check, are the common cases. A
+    guess that is wrong costs only time: the triggerer's nodes refuse any command
+    (`node.NoShell`) and the task then resumes on a worker.
     """
+    known = values or {}
+
+    def skipped(step: Step) -> bool:
+        if step.guard == "wait_timed_out":  # the walk goes on only after a wait ended done
+            return True
+        return step.guard == "was_running" and not _was_running(step, known)
+
     return all(
-        step.kind in ("SQL", "WAIT") or (step.kind == "CL" and step.guard == "wait_timed_out")
+        step.kind in ("SQL", "WAIT") or (step.kind == "CL" and skipped(step))
         for step in steps[index + 1 :]
     )
+
+
+def _was_running(step: Step, values: Mapping[str, Any]) -> bool:
+    """Whether the group's continuous sync check ran before this run ended it (STRCNSC's
+    guard: it is started again only then)."""
+    return bool(values.get(f"continuous:{step.group}"))
 
 
 def slice_digest(steps: Sequence[Step]) -> str:
@@ -459,7 +477,7 @@ class Executor:
             values[f"continuous:{step.group}"] = running
             return None if running else "no continuous sync check runs"
         if guard == "was_running":
-            return None if values.get(f"continuous:{step.group}") else "none ran before"
+            return None if _was_running(step, values) else "none ran before"
         if guard == "not_active":
             return None  # DMSTRCST/DMSTRNODE on an active node are harmless [I]
         if guard == "mark_recorded":

@@ -265,20 +265,26 @@ class ResyncTaskOperator(BaseOperator):
         except _FINAL as error:
             raise AirflowFailException(str(error)) from error
         if pending is not None:
-            rest = self._rest(context, options, steps, pending.index)
+            rest = self._rest(context, options, steps, pending.index, executor.state)
             resume = checkpoint(executor.state, inherited, pending.index)
             self._defer_on(plan, pending, resume, rest)
         return task_result(self.resync_task, self.group, executor.state, inherited)
 
     def _rest(
-        self, context: Context, options: RunOptions, steps: list[Step], index: int
+        self,
+        context: Context,
+        options: RunOptions,
+        steps: list[Step],
+        index: int,
+        state: RunState | None = None,
     ) -> dict[str, Any] | None:
         """What the trigger needs to walk the rest of the slice itself, when the rest only
         reads (`only_reads_after`): which program, plan, form, run, task and attempt, so it
         cuts the same steps. Why: the task then ends in the triggerer, without coming back
         to a worker; a task start costs 1-3 s of wall time on the outage's path
         (docs/benchmarks.md)."""
-        if not self.rest_in_trigger or not only_reads_after(steps, index):
+        values = state.values if state is not None else None
+        if not self.rest_in_trigger or not only_reads_after(steps, index, values):
             return None
         return {
             "program": qualname(self.program),

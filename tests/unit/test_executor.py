@@ -605,3 +605,20 @@ def test_the_slice_digest_tells_two_cuts_apart() -> None:
     assert slice_digest(orders) == slice_digest(list(orders))
     assert slice_digest(orders) != slice_digest(billing)
     assert slice_digest(orders) != slice_digest(orders[:-1])
+
+
+def test_the_final_sync_check_ends_the_group_in_the_triggerer_unless_strcnsc_must_run() -> None:
+    steps = steps_for_task(resync_program(PLAN), "replicate_group", "ORDERS")
+    last = max(index for index, step in enumerate(steps) if step.kind == "WAIT")
+    (strcnsc,) = steps[last + 1 :]
+    assert strcnsc.guard == "was_running"
+    assert only_reads_after(steps, last, {})
+    assert not only_reads_after(steps, last, {"continuous:ORDERS": True})
+    # The executor's guard decides STRCNSC the same way.
+    nodes, _, _ = _nodes()
+    for values, skipped in (({}, True), ({"continuous:ORDERS": True}, False)):
+        executor = Executor(nodes, RunState(dict(values)))
+        reason = executor._guard_says_skip(last + 1, strcnsc, nodes["PRIMARY"])
+        assert (reason is not None) is skipped
+    # The latency wait is followed by DMSTRSC: a worker sends it.
+    assert not only_reads_after(steps, last - 2, {})
