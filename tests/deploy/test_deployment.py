@@ -161,6 +161,8 @@ def test_the_demo_deployment_runs_the_resync_over_the_rest_api(deployment: d.Set
         "restore_authorities",
         "start_cluster",
         "check.sync_check",
+        "start_system_group",
+        "replicate.replicate_group",
     }
     assert len(walked) >= 3 and walked <= can_end_there, walked
 
