@@ -13,7 +13,7 @@ import pytest
 
 from ibmi_resync.plan import load_plan
 from ibmi_sim.testing import SimPair
-from icluster_resync.transfer import SftpSaveFileMover
+from icluster_resync.transfer import BLOCK, IN_FLIGHT, SftpSaveFileMover
 from icluster_resync.transport import HostKeyNotVerified
 from tests.e2e.conftest import DEMO_PLAN
 
@@ -35,12 +35,13 @@ def _digest(path: Path) -> str:
 @pytest.mark.parametrize(
     ("size", "block", "in_flight"),
     [
+        (5 * 1024 * 1024 + 12_345, BLOCK, IN_FLIGHT),  # the shipped chunking
         (5 * 1024 * 1024 + 12_345, 256 * 1024, 32),
         (3 * 1024 * 1024, 1024 * 1024, 2),  # whole blocks, more blocks than copiers
         (70_000, 256 * 1024, 32),  # one block, copiers with nothing to do
         (1_000_003, 65_536, 1),  # one copier: the blocks in order
     ],
-    ids=["odd-tail", "whole-blocks", "smaller-than-a-block", "serial"],
+    ids=["shipped", "odd-tail", "whole-blocks", "smaller-than-a-block", "serial"],
 )
 def test_a_save_file_arrives_byte_for_byte(
     demo_pair: SimPair, size: int, block: int, in_flight: int
