@@ -41,7 +41,7 @@ __all__ = [
     "checkpoint",
     "earlier_answers",
     "from_checkpoint",
-    "only_reads_after",
+    "reads_to_next_wait",
     "slice_digest",
     "task_result",
 ]
@@ -125,19 +125,22 @@ def _learned(state: RunState, inherited: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def only_reads_after(
+def reads_to_next_wait(
     steps: Sequence[Step], index: int, values: Mapping[str, Any] | None = None
 ) -> bool:
-    """True when every step after the WAIT at `index` only observes the nodes, given what the
-    task knows now (`values`): SQL checks, further waits, and CL steps whose guard skips them
-    after a wait that ended done: the immediate end after a controlled end that did not time
-    out, STRCNSC for a group whose continuous sync check did not run before.
+    """True when the steps after the WAIT at `index`, up to the next WAIT or the slice's end,
+    only observe the nodes, given what the task knows now (`values`): SQL checks, and CL
+    steps whose guard skips them after a wait that ended done: the immediate end after a
+    controlled end that did not time out, STRCNSC for a group whose continuous sync check did
+    not run before.
 
-    Why: such a task need not come back to a worker after its wait; the triggerer can walk
-    the rest through ODBC and end the task (plugins/icluster_resync/triggers.py). A job log
-    check after a batch save or restore, and the final sync check, are the common cases. A
-    guess that is wrong costs only time: the triggerer's nodes refuse any command
-    (`node.NoShell`) and the task then resumes on a worker.
+    Why: such a task need not come back to a worker when its wait ends; the triggerer walks
+    on through ODBC (plugins/icluster_resync/triggers.py) and either ends the task (a job log
+    check after a batch save or restore, the final sync check) or polls the next wait itself
+    (a group's start at the mark is followed by the latency wait), and the task comes back
+    to a worker only at a wait whose next steps send a command. A guess that is wrong costs
+    only time: the triggerer's nodes refuse any command (`node.NoShell`) and the task then
+    resumes on a worker.
     """
     known = values or {}
 
@@ -146,10 +149,12 @@ def only_reads_after(
             return True
         return step.guard == "was_running" and not _was_running(step, known)
 
-    return all(
-        step.kind in ("SQL", "WAIT") or (step.kind == "CL" and skipped(step))
-        for step in steps[index + 1 :]
-    )
+    for step in steps[index + 1 :]:
+        if step.kind == "WAIT":
+            return True
+        if not (step.kind == "SQL" or (step.kind == "CL" and skipped(step))):
+            return False
+    return True
 
 
 def _was_running(step: Step, values: Mapping[str, Any]) -> bool:

@@ -30,7 +30,7 @@ from ibmi_resync.executor import (
     checkpoint,
     earlier_answers,
     from_checkpoint,
-    only_reads_after,
+    reads_to_next_wait,
     slice_digest,
     task_result,
 )
@@ -278,13 +278,13 @@ class ResyncTaskOperator(BaseOperator):
         index: int,
         state: RunState | None = None,
     ) -> dict[str, Any] | None:
-        """What the trigger needs to walk the rest of the slice itself, when the rest only
-        reads (`only_reads_after`): which program, plan, form, run, task and attempt, so it
-        cuts the same steps. Why: the task then ends in the triggerer, without coming back
-        to a worker; a task start costs 1-3 s of wall time on the outage's path
-        (docs/benchmarks.md)."""
+        """What the trigger needs to walk on after the wait itself, when the steps up to the
+        next wait only read (`reads_to_next_wait`): which program, plan, form, run, task and
+        attempt, so it cuts the same steps. Why: the task then ends in the triggerer, or
+        polls its next wait there, without coming back to a worker; a task start costs 1-3 s
+        of wall time on the outage's path (docs/benchmarks.md)."""
         values = state.values if state is not None else None
-        if not self.rest_in_trigger or not only_reads_after(steps, index, values):
+        if not self.rest_in_trigger or not reads_to_next_wait(steps, index, values):
             return None
         return {
             "program": qualname(self.program),

@@ -1,12 +1,13 @@
-"""The rest of a deferred task, walked in the triggerer when it only reads the nodes.
+"""The rest of a deferred task, walked in the triggerer while it only reads the nodes.
 
 After a batch save or restore ends, what is left of its task is the job log check and the
-object counts: SQL through ODBC (ibmi.md §8). Coming back to a worker for them costs a task
-start: 1-3 s of wall time between the wait's end and the next task, and the scheduler's and
-a worker's CPU (docs/benchmarks.md), on the outage's path for the last save. So the trigger
-walks them itself, with the same executor and the same steps, on nodes that can only
-observe (`NoShell`: SSH does, ODBC observes), and either ends the task or hands it back to
-a worker exactly where it stands.
+object counts: SQL through ODBC (ibmi.md §8); after a group starts at its mark, the next step
+is the wait for its latency. Coming back to a worker for them costs a task start: 1-3 s of
+wall time between the wait's end and the next step, and the scheduler's and a worker's CPU
+(docs/benchmarks.md), on the outage's path for the last save. So the trigger walks them
+itself, with the same executor and the same steps, on nodes that can only observe
+(`NoShell`: SSH does, ODBC observes), and either ends the task, polls the next wait, or hands
+the task back to a worker exactly where it stands: at a wait whose next steps send a command.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ibmi_resync.executor import (
     PendingWait,
     checkpoint,
     from_checkpoint,
+    reads_to_next_wait,
     slice_digest,
     task_result,
 )
@@ -29,7 +31,11 @@ from ibmi_resync.node import Database, IbmiNode, NoShell
 from ibmi_resync.plan import Plan, RunOptions
 from ibmi_resync.tasks import build_task_steps
 
-__all__ = ["ReadOnlyWalk"]
+__all__ = ["CommandNext", "ReadOnlyWalk"]
+
+
+class CommandNext(RuntimeError):
+    """The steps after the wait send a command: a worker takes the task over at that wait."""
 
 
 class ReadOnlyWalk:
@@ -91,13 +97,17 @@ class ReadOnlyWalk:
         """Resume at the checkpoint's wait with its `event` and walk on.
 
         Returns the next wait still to poll (the checkpoint moves there), or the finished
-        task's XCom. Raises when a worker must take over: a step that needs SSH, a check
-        that failed (the worker reports it as any failure), a result that is not plain
-        JSON. The checkpoint then stays where it was, so the worker resumes at that wait.
+        task's XCom. Raises when a worker must take over: the steps after the wait send a
+        command (`CommandNext`, checked before any of them runs, so nothing is read twice),
+        a step that needs SSH after all, a check that failed (the worker reports it as any
+        failure), a result that is not plain JSON. The checkpoint then stays where it was,
+        so the worker resumes at that wait.
         """
         state, inherited, index = from_checkpoint(self.resume)
         executor = Executor(self.nodes, state, log=self.log, names=self.names)
         executor.resume(self.steps, index, event)
+        if not reads_to_next_wait(self.steps, index, executor.state.values):
+            raise CommandNext(f"the steps after this wait send a command ({self.task})")
         pending = executor.run(self.steps, index + 1)
         if pending is not None:
             self.resume = checkpoint(executor.state, inherited, pending.index)

@@ -42,11 +42,12 @@ class NodeQueryTrigger(BaseTrigger):
     rides in the trigger, not in the deferral's kwargs, because `dag.test()` (3.3.2) resumes a
     task with the event alone and drops those kwargs; the real triggerer would keep them.
 
-    With `rest` (the task's steps after this wait only read the nodes: `only_reads_after`),
-    a wait that ends done is followed here (`ReadOnlyWalk`): the checks, and the waits after
-    it, then the task ends in the triggerer (its XCom pushed, then `TaskSuccessEvent`) without
-    coming back to a worker. Anything else (a failed wait or check, a step that needs SSH)
-    resumes the task on a worker at the wait it stands at, as without `rest`.
+    With `rest` (the task's steps up to its next wait only read the nodes:
+    `reads_to_next_wait`), a wait that ends done is followed here (`ReadOnlyWalk`): the
+    checks, and the waits after it while the steps between them only read; the task ends in
+    the triggerer (its XCom pushed, then `TaskSuccessEvent`) when its last step is walked.
+    Anything else (a wait whose next steps send a command, a failed wait or check) resumes
+    the task on a worker at the wait it stands at, as without `rest`.
     """
 
     def __init__(

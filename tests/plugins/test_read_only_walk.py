@@ -1,6 +1,7 @@
 """A task whose steps after its wait only read the nodes ends in the triggerer: the trigger
 walks them with the worker's executor and steps, and ends the task with the same XCom a
-worker would have returned; anything it cannot do resumes the task on a worker at its wait."""
+worker would have returned; it polls the next wait itself when only reads lead to it; anything
+it cannot do resumes the task on a worker at its wait."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from airflow.triggers.base import TaskSuccessEvent, TriggerEvent
 
-from ibmi_resync.executor import PendingWait, slice_digest
+from ibmi_resync.executor import PendingWait, RunState, checkpoint, slice_digest
 from ibmi_resync.plan import RunOptions, load_plan
 from ibmi_resync.program import resync_program
 from ibmi_resync.tasks import build_task_steps
-from icluster_resync.operators import ResyncTaskOperator
+from icluster_resync.operators import ResyncTaskOperator, _run_key
+from icluster_resync.read_only_walk import CommandNext, ReadOnlyWalk
 from icluster_resync.rehearsal import RehearsalRestartOperator
 from icluster_resync.triggers import ENDED_HERE, NodeQueryTrigger
 from tests.plugins.conftest import ROOT, Scripted
@@ -169,7 +171,7 @@ def test_a_wait_that_fails_never_starts_the_walk(scripted: Scripted) -> None:
     walk.assert_not_called()
 
 
-def test_only_a_wait_followed_by_reads_alone_hands_the_rest_to_the_trigger() -> None:
+def test_only_a_wait_followed_by_reads_up_to_the_next_wait_hands_the_rest_to_the_trigger() -> None:
     operator = ResyncTaskOperator(
         task_id="mark_and_save", resync_task="mark_and_save", group="ORDERS"
     )
@@ -179,14 +181,67 @@ def test_only_a_wait_followed_by_reads_alone_hands_the_rest_to_the_trigger() -> 
     )
     waits = [index for index, step in enumerate(steps) if step.kind == "WAIT"]
     rests = [operator._rest(_context(), options, steps, index) for index in waits]
-    # The group's end and its mark are followed by DMMRKPOS and the saves; the two library
-    # saves' waits by the IFS save; only the IFS save's wait is followed by reads alone.
-    assert [rest is not None for rest in rests] == [False, False, False, False, True]
+    # The group's end and its mark are followed by DMMRKPOS and the saves; the first library
+    # save's wait by its job log check, then the second save's wait (the trigger polls it);
+    # that one by its check, then the IFS save (a worker submits it); the IFS save's wait by
+    # reads alone (the task ends in the triggerer).
+    assert [rest is not None for rest in rests] == [False, False, True, False, True]
     rest = rests[-1]
     assert rest is not None
     assert rest["program"] == "ibmi_resync.program.resync_program"
     assert (rest["task"], rest["group"], rest["attempt"]) == ("mark_and_save", "ORDERS", 2)
     assert rest["digest"] == slice_digest(steps)
+
+
+class _Reads:
+    """A node's database that answers no row and remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def fetch(self, text: str, params: list[Any]) -> list[dict[str, Any]]:
+        self.asked.append(text)
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_started_group_waits_for_its_latency_in_the_triggerer_then_a_worker_checks() -> None:
+    operator = ResyncTaskOperator(
+        task_id="replicate_group", resync_task="replicate_group", group="ORDERS"
+    )
+    options = RunOptions()
+    steps = build_task_steps(
+        resync_program,
+        PLAN,
+        options,
+        run_key=_run_key(_context()),
+        task="replicate_group",
+        group="ORDERS",
+    )
+    active, latency = [index for index, step in enumerate(steps) if step.kind == "WAIT"][1:3]
+    assert steps[latency + 1].command is not None and "DMSTRSC" in steps[latency + 1].text
+    rest = operator._rest(_context(), options, steps, active, RunState())
+    assert rest is not None  # the group is active: next comes the latency wait, no command
+    assert operator._rest(_context(), options, steps, latency, RunState()) is None
+    reads = _Reads()
+    walk = ReadOnlyWalk(
+        rest,
+        checkpoint(RunState(), {}, active),
+        PLAN,
+        {"PRIMARY": reads, "BACKUP": reads},
+        log=lambda _: None,
+    )
+    pending = walk.advance({"status": "done", "seen": "ACTIVE", "details": {}})
+    assert isinstance(pending, PendingWait) and pending.index == latency
+    assert walk.resume["index"] == latency
+    assert walk.resume["state"]["log"][-1]["result"] == "done"  # the active wait, recorded
+    asked = list(reads.asked)
+    with pytest.raises(CommandNext):
+        walk.advance({"status": "done", "seen": "latency 0 s", "details": {}})
+    assert reads.asked == asked  # nothing run past the latency wait: the worker sends DMSTRSC
+    assert walk.resume["index"] == latency  # and resumes there, with the trigger's event
 
 
 def test_the_rehearsal_restart_never_hands_its_rest_to_the_trigger() -> None:

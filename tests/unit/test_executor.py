@@ -22,7 +22,7 @@ from ibmi_resync.executor import (
     earlier_answers,
     from_checkpoint,
     learned_answers,
-    only_reads_after,
+    reads_to_next_wait,
     slice_digest,
     task_result,
 )
@@ -562,16 +562,16 @@ def test_every_earlier_answer_the_executor_writes_is_listed_in_learned_answers()
     }
 
 
-def test_only_reads_after_names_the_waits_a_trigger_can_finish_the_task_after() -> None:
+def test_reads_to_next_wait_names_the_waits_a_trigger_can_walk_on_from() -> None:
     ending = steps_for_task(resync_program(PLAN), "end_applications")
     (wait,) = [index for index, step in enumerate(ending) if step.kind == "WAIT"]
     # ENDSBS *IMMED after the wait runs only when the controlled end timed out
     assert ending[wait + 1].guard == "wait_timed_out"
-    assert only_reads_after(ending, wait)
+    assert reads_to_next_wait(ending, wait)
     cluster = steps_for_task(resync_program(PLAN), "start_cluster")
     waits = [index for index, step in enumerate(cluster) if step.kind == "WAIT"]
     # the first node's wait is followed by the second node's DMSTRNODE: a worker sends it
-    assert [only_reads_after(cluster, index) for index in waits] == [False, True]
+    assert [reads_to_next_wait(cluster, index) for index in waits] == [False, True]
 
 
 def test_a_checkpoint_keeps_the_learned_apart_and_comes_back_whole() -> None:
@@ -612,8 +612,8 @@ def test_the_final_sync_check_ends_the_group_in_the_triggerer_unless_strcnsc_mus
     last = max(index for index, step in enumerate(steps) if step.kind == "WAIT")
     (strcnsc,) = steps[last + 1 :]
     assert strcnsc.guard == "was_running"
-    assert only_reads_after(steps, last, {})
-    assert not only_reads_after(steps, last, {"continuous:ORDERS": True})
+    assert reads_to_next_wait(steps, last, {})
+    assert not reads_to_next_wait(steps, last, {"continuous:ORDERS": True})
     # The executor's guard decides STRCNSC the same way.
     nodes, _, _ = _nodes()
     for values, skipped in (({}, True), ({"continuous:ORDERS": True}, False)):
@@ -621,4 +621,22 @@ def test_the_final_sync_check_ends_the_group_in_the_triggerer_unless_strcnsc_mus
         reason = executor._guard_says_skip(last + 1, strcnsc, nodes["PRIMARY"])
         assert (reason is not None) is skipped
     # The latency wait is followed by DMSTRSC: a worker sends it.
-    assert not only_reads_after(steps, last - 2, {})
+    assert not reads_to_next_wait(steps, last - 2, {})
+
+
+def test_a_group_started_at_its_mark_waits_for_its_latency_in_the_triggerer() -> None:
+    steps = steps_for_task(resync_program(PLAN), "replicate_group", "ORDERS")
+    waits = [index for index, step in enumerate(steps) if step.kind == "WAIT"]
+    kinds = [steps[index + 1].kind for index in waits]
+    # not sync-checking -> DMSTRGRP; active -> latency wait; latency -> DMSTRSC; event -> end
+    assert kinds[:3] == ["CL", "WAIT", "CL"]
+    assert [reads_to_next_wait(steps, index, {}) for index in waits] == [
+        False,
+        True,
+        False,
+        True,
+    ]
+    # SQL then a command before the next wait: a worker runs them, nothing is read twice
+    save = steps_for_task(resync_program(PLAN), "mark_and_save", "ORDERS")
+    first = next(index for index, step in enumerate(save) if step.kind == "WAIT")
+    assert not reads_to_next_wait(save, first, {})
