@@ -259,13 +259,22 @@ class Executor:
 
     # ---- the walk ------------------------------------------------------------------------
 
-    def run(self, steps: Sequence[Step], start: int = 0) -> PendingWait | None:
-        """Run steps from `start`; return the first WAIT to defer on, or None when done."""
+    def run(
+        self, steps: Sequence[Step], start: int = 0, *, poll_first: bool = True
+    ) -> PendingWait | None:
+        """Run steps from `start`; return the first WAIT to defer on, or None when done.
+
+        `poll_first`: poll a WAIT once before returning it, and go on when it is already
+        over. The triggerer's walk passes False: it polls the wait itself at once, and decides
+        at each wait's end whether the steps after it need a worker (`reads_to_next_wait`).
+        """
         self._steps = steps
         for index in range(start, len(steps)):
             step = steps[index]
             if step.kind == "WAIT":
                 pending = self._pending(index, step)
+                if not poll_first:
+                    return pending
                 verdict = self._poll_once(pending)
                 if verdict is None or not (verdict.done and verdict.ok):
                     return pending

@@ -108,7 +108,7 @@ class ReadOnlyWalk:
         executor.resume(self.steps, index, event)
         if not reads_to_next_wait(self.steps, index, executor.state.values):
             raise CommandNext(f"the steps after this wait send a command ({self.task})")
-        pending = executor.run(self.steps, index + 1)
+        pending = executor.run(self.steps, index + 1, poll_first=False)
         if pending is not None:
             self.resume = checkpoint(executor.state, inherited, pending.index)
             return pending
