@@ -193,20 +193,6 @@ def test_only_a_wait_followed_by_reads_up_to_the_next_wait_hands_the_rest_to_the
     assert rest["digest"] == slice_digest(steps)
 
 
-class _Reads:
-    """A node's database that answers no row and remembers what it was asked."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def fetch(self, text: str, params: list[Any]) -> list[dict[str, Any]]:
-        self.asked.append(text)
-        return []
-
-    def close(self) -> None:
-        pass
-
-
 def test_a_started_group_waits_for_its_latency_in_the_triggerer_then_a_worker_checks() -> None:
     operator = ResyncTaskOperator(
         task_id="replicate_group", resync_task="replicate_group", group="ORDERS"
@@ -225,7 +211,7 @@ def test_a_started_group_waits_for_its_latency_in_the_triggerer_then_a_worker_ch
     rest = operator._rest(_context(), options, steps, active, RunState())
     assert rest is not None  # the group is active: next comes the latency wait, no command
     assert operator._rest(_context(), options, steps, latency, RunState()) is None
-    reads = _Reads()
+    reads = _Answers()
     walk = ReadOnlyWalk(
         rest,
         checkpoint(RunState(), {}, active),
