@@ -55,6 +55,17 @@ EXECUTOR_CLASSES = {
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 CELERY_WORKER = "celery-worker"
 CELERY_CONFIG = "icluster_resync.celery_config.CELERY_CONFIG"
+# Airflow's default DAG bundle (same name), loading the DAG files' imports once in the
+# dag-processor before it forks its parses (icluster_resync.bundles says why).
+DAG_BUNDLES = json.dumps(
+    [
+        {
+            "name": "dags-folder",
+            "classpath": "icluster_resync.bundles.PreloadedDagsFolder",
+            "kwargs": {},
+        }
+    ]
+)
 DEFAULT_METADATA_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/icluster_resync_airflow"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_USER = "admin"
@@ -244,6 +255,7 @@ def env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, 
             # the run's own tasks, for a plan and DAG that do not change during a run. Cost: an
             # edited DAG file is picked up up to 5 minutes later (restart to see it at once).
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "300",
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": DAG_BUNDLES,
             # The task supervisor notices its task process has exited only at its next wake-up,
             # up to this interval (default 5 s) later. Meanwhile a deferral whose trigger fires
             # at once is resumed under the same try number, and the late "workload finished"

@@ -5,7 +5,7 @@ Why: a Celery worker runs each task in a process forked from one of its pool pro
 are forked from the worker's main process. Without this, every task process imported the
 providers' SSH, SFTP and ODBC hooks, pydantic and the domain package again when it parsed its
 DAG file, about 0.6 s of CPU per task start (docs/benchmarks.md); the LocalExecutor has the same
-preload (`icluster_resync.executors.preload_dag_imports`). The provider preloads Airflow's own
+preload (`icluster_resync.preload`). The provider preloads Airflow's own
 modules the same way, on the same signal (``on_celery_import_modules``).
 
 Selected by the deployment as ``[celery] celery_config_options =
@@ -21,7 +21,7 @@ from typing import Any
 from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
 from celery.signals import import_modules
 
-from icluster_resync.executors import preload_dag_imports
+from icluster_resync.preload import preload_dag_imports
 
 log = logging.getLogger(__name__)
 

@@ -23,17 +23,12 @@ LocalExecutor deployment does not import Celery).
 Remove it once the Airflow release in requirements.txt carries the upstream fix.
 
 The LocalExecutor here also imports, before it forks its workers, the modules the DAG files
-import (`preload_dag_imports`): each task process is forked from a worker and parses its DAG
-file, and without this it imported the providers' SSH, SFTP and ODBC hooks, pydantic and the
-domain package again every time, about 0.6 s of CPU per task start (docs/benchmarks.md). The
-dag-processor does the same for Airflow's own modules (``[dag_processor]
-parsing_pre_import_modules``).
+import (`icluster_resync.preload`): each task process is forked from a worker and parses its
+DAG file, and would otherwise import them again, about 0.6 s of CPU per task start.
 """
 
 from __future__ import annotations
 
-import ast
-import importlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -44,6 +39,8 @@ from airflow.models.taskinstancekey import TaskInstanceKey
 from airflow.utils.session import create_session
 from airflow.utils.state import TaskInstanceState
 from sqlalchemy import select, tuple_
+
+from icluster_resync.preload import preload_dag_imports
 
 log = logging.getLogger(__name__)
 
@@ -94,36 +91,6 @@ class StaleDeferExitFilter:
             log.info("%s: the SUCCESS of the try that deferred came after its resume; dropped", key)
             events.pop(key)
         return events
-
-
-def dag_imports(folder: Path) -> list[str]:
-    """The modules the DAG files in `folder` import at their top level, in order, once each."""
-    names: dict[str, None] = {}
-    for path in sorted(folder.glob("*.py")):
-        try:
-            tree = ast.parse(path.read_bytes(), filename=str(path))
-        except (OSError, SyntaxError, ValueError):
-            continue  # the dag-processor reports a broken DAG file; nothing to preload from it
-        for node in tree.body:
-            if isinstance(node, ast.Import):
-                names.update((alias.name, None) for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names[node.module] = None
-    return [name for name in names if name != "__future__"]
-
-
-def preload_dag_imports(folder: Path) -> list[str]:
-    """Import what the DAG files import; return the modules that loaded. One that fails is
-    only logged: the task that needs it fails with the real error when it parses its file."""
-    loaded = []
-    for name in dag_imports(folder):
-        try:
-            importlib.import_module(name)
-        except Exception as error:  # any import error: the task reports it when it parses
-            log.warning("not preloaded for the task processes: %s (%s)", name, error)
-        else:
-            loaded.append(name)
-    return loaded
 
 
 class ResyncLocalExecutor(StaleDeferExitFilter, LocalExecutor):

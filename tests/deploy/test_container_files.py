@@ -151,6 +151,7 @@ def test_compose_gives_the_components_the_settings_of_make_demo(compose, tmp_pat
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS",
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME",
         "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL",
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST",
     )
     for name in same:
         assert env[name] == demo[name], name

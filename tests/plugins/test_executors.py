@@ -13,7 +13,8 @@ from airflow.executors.local_executor import LocalExecutor
 from airflow.models.taskinstancekey import TaskInstanceKey
 from airflow.utils.state import TaskInstanceState
 
-from icluster_resync.executors import ResyncLocalExecutor, dag_imports, stale_defer_exits
+from icluster_resync.executors import ResyncLocalExecutor, stale_defer_exits
+from icluster_resync.preload import dag_imports
 from scripts import deployment as d
 
 S = TaskInstanceState
@@ -86,7 +87,8 @@ def test_dag_imports_lists_what_the_dag_files_import_at_top_level(tmp_path: Path
         "from email.mime import text\n\ndef f():\n    import zipfile\n"
     )
     (tmp_path / "broken.py").write_text("def (:\n")
-    assert dag_imports(tmp_path) == ["json", "csv", "email.mime"]
+    assert dag_imports(tmp_path) == {"json": [], "csv": [], "email.mime": ["text"]}
+    assert {"DAG", "task", "task_group"} <= set(dag_imports(DAGS)["airflow.sdk"])
 
 
 def test_the_executor_imports_them_before_it_forks_its_workers(tmp_path: Path) -> None:
