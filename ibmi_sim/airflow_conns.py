@@ -8,7 +8,7 @@ conn_id -> {conn_type, host, port, login, password, schema, extra}); :func:`airf
 the same as ``AIRFLOW_CONN_<ID>`` JSON values for tests and ad-hoc runs. Nothing here imports
 Airflow.
 
-SSH: key authentication (``extra.key_file``, RSA PEM), host-key checking on
+SSH: key authentication (``extra.key_file``, an Ed25519 key: README says why), host-key checking on
 (``extra.host_key`` is the node's "ssh-ed25519 AAAA...", ``no_host_key_check`` false).
 ODBC: psqlODBC to the node's SQL front (``host``/``port``), ``schema`` = the node database,
 ``extra.driver`` "PostgreSQL Unicode" (OdbcHook uses it only with
