@@ -319,7 +319,7 @@ def test_password_expired_refuses_sign_on(pair: SimPair) -> None:
         client = paramiko.SSHClient()
         client.load_host_keys(pair.info["known_hosts_path"])
         node = pair.node("backup")
-        key = paramiko.RSAKey.from_private_key_file(node["private_key_path"])
+        key = paramiko.PKey.from_path(node["private_key_path"])
         auth = {"pkey": key} if use_key else {"password": node["password"]}
         with pytest.raises(paramiko.AuthenticationException):
             client.connect(
