@@ -27,17 +27,21 @@ def test_airflow_builds_it_from_the_deployment_config_and_it_preloads_on_initial
 ) -> None:
     """In a fresh interpreter, as the dag-processor does: Airflow's bundle manager builds the
     bundle from the deployment's option; `initialize` imports the DAG file's modules, and one
-    that cannot be imported is only logged (the parse reports it)."""
-    (tmp_path / "dag.py").write_text("import icluster_resync.transfer\nimport no_such_module\n")
+    that cannot be imported is only logged (the parse reports it). ``from email import mime``
+    takes a subpackage that ``import email`` alone does not load: taken as the statement
+    would take it."""
+    (tmp_path / "dag.py").write_text(
+        "from email import mime\nimport icluster_resync.transfer\nimport no_such_module\n"
+    )
     script = (
         "import sys\n"
         "from airflow.dag_processing.bundles.manager import DagBundlesManager\n"
         "bundle = DagBundlesManager().get_bundle('dags-folder')\n"
         "print(type(bundle).__name__, bundle.path)\n"
-        "assert 'asyncssh' not in sys.modules\n"
+        "assert 'asyncssh' not in sys.modules and 'email.mime' not in sys.modules\n"
         "bundle.initialize()\n"
         "print(sorted(m for m in sys.modules"
-        " if m in ('icluster_resync.transfer', 'asyncssh', 'no_such_module')))\n"
+        " if m in ('icluster_resync.transfer', 'asyncssh', 'no_such_module', 'email.mime')))\n"
     )
     env = {
         **os.environ,
@@ -50,5 +54,5 @@ def test_airflow_builds_it_from_the_deployment_config_and_it_preloads_on_initial
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert f"PreloadedDagsFolder {tmp_path}" in lines
-    assert lines[-1] == "['asyncssh', 'icluster_resync.transfer']"
+    assert lines[-1] == "['asyncssh', 'email.mime', 'icluster_resync.transfer']"
     assert "no_such_module" in done.stdout + done.stderr
