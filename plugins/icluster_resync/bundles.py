@@ -12,8 +12,8 @@ callback parse itself fell from 1.23 to 0.10 s of CPU in a forked process, and t
 dag-processor's parse processes used 7.3 s instead of 9.2 s of CPU for 20 requests in the
 deployment (docs/benchmarks.md; the full re-parse is mostly Airflow serialising the DAG's
 params). Airflow runs a bundle's ``initialize`` in the dag-processor before it parses, and in
-each task process, where the executors have preloaded the same modules already
-(`icluster_resync.executors`), so there it only reads the DAG files' imports.
+each task process, which inherits the executor worker's preload (`icluster_resync.executors`)
+and so skips it (`icluster_resync.preload` does the work once per process).
 
 Selected by the deployment as ``[dag_processor] dag_bundle_config_list``, under the name of
 Airflow's default bundle (``dags-folder``), so runs and DAG versions stay where they were.
@@ -21,13 +21,9 @@ Airflow's default bundle (``dags-folder``), so runs and DAG versions stay where 
 
 from __future__ import annotations
 
-import logging
-
 from airflow.dag_processing.bundles.local import LocalDagBundle
 
 from icluster_resync.preload import preload_dag_imports
-
-log = logging.getLogger(__name__)
 
 
 class PreloadedDagsFolder(LocalDagBundle):
@@ -35,6 +31,5 @@ class PreloadedDagsFolder(LocalDagBundle):
     ``initialize`` first imports what the DAG files import (`preload_dag_imports`)."""
 
     def initialize(self) -> None:
-        loaded = preload_dag_imports(self.path)
-        log.info("preloaded for the DAG file parses: %s", ", ".join(loaded))
+        preload_dag_imports(self.path, purpose="the DAG file parses")
         super().initialize()

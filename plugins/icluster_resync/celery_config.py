@@ -14,7 +14,6 @@ icluster_resync.celery_config.CELERY_CONFIG``.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,6 @@ from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CON
 from celery.signals import import_modules
 
 from icluster_resync.preload import preload_dag_imports
-
-log = logging.getLogger(__name__)
 
 # The provider's configuration, unchanged (the same object: nothing here overrides it).
 CELERY_CONFIG: dict[str, Any] = DEFAULT_CELERY_CONFIG
@@ -35,4 +32,4 @@ def preload_for_task_processes(*args: Any, **kwargs: Any) -> None:
     from airflow.configuration import conf
 
     folder = Path(conf.get("core", "dags_folder"))
-    log.info("preloaded for the task processes: %s", ", ".join(preload_dag_imports(folder)))
+    preload_dag_imports(folder, purpose="the task processes")

@@ -101,5 +101,5 @@ class ResyncLocalExecutor(StaleDeferExitFilter, LocalExecutor):
         from airflow.configuration import conf
 
         folder = Path(conf.get("core", "dags_folder"))
-        log.info("preloaded for the task processes: %s", ", ".join(preload_dag_imports(folder)))
+        preload_dag_imports(folder, purpose="the task processes")
         super().start()

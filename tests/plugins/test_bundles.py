@@ -5,11 +5,15 @@ dag-processor before it forks its parses) imports what the DAG files import
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from icluster_resync.preload import preload_dag_imports
 from scripts import deployment as d
 
 
@@ -56,3 +60,17 @@ def test_airflow_builds_it_from_the_deployment_config_and_it_preloads_on_initial
     assert f"PreloadedDagsFolder {tmp_path}" in lines
     assert lines[-1] == "['asyncssh', 'email.mime', 'icluster_resync.transfer']"
     assert "no_such_module" in done.stdout + done.stderr
+
+
+def test_the_preload_runs_once_a_process_and_a_later_call_returns_its_result(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Airflow runs the bundle's `initialize` in every task process too; a task process
+    inherits its worker's preload, so reading the DAG files again there is work for nothing."""
+    (tmp_path / "dag.py").write_text("import json\n")
+    with caplog.at_level(logging.INFO, logger="icluster_resync.preload"):
+        first = preload_dag_imports(tmp_path, purpose="the task processes")
+        (tmp_path / "dag.py").write_text("import json\nimport no_such_module\n")
+        again = preload_dag_imports(tmp_path, purpose="the DAG file parses")
+    assert first == again == ("json",)
+    assert [r.getMessage() for r in caplog.records] == ["preloaded for the task processes: json"]
