@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import sys
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,8 +36,31 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+# Steps of the loop that times the machine (`python_loop_s`).
+LOOP_STEPS = 10_000_000
+
+
+def python_loop_s(steps: int = LOOP_STEPS, repeats: int = 3) -> float:
+    """Seconds a `steps`-step Python loop takes on one core, the best of `repeats`.
+
+    Why: the same 2-core machine has run the same code at twice the CPU cost from one day to
+    the next (docs/benchmarks.md), so a figure means little without the machine's speed at
+    the time. A loop of plain Python is what most of the run's CPU is (Airflow's services,
+    the task processes, the simulator), so its time is the yardstick between runs.
+    """
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        total = 0
+        for step in range(steps):
+            total += step
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
+
+
 def machine() -> dict[str, Any]:
-    """What the figures were measured on (the machine is shared: the load average says how)."""
+    """What the figures were measured on: the machine is shared, and its speed varies (the
+    load average and `python_loop_s` say how)."""
     mem_kb = 0
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal:"):
@@ -47,8 +71,19 @@ def machine() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "load_average": load_average(),
+        "python_loop_s": python_loop_s(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def speed_line(payload: dict[str, Any]) -> str:
+    """The machine's speed at the start and end of a run, for comparing runs between days."""
+    start = payload["machine_start"]["python_loop_s"]
+    end = payload["machine_end"]["python_loop_s"]
+    return (
+        f"machine speed: a {LOOP_STEPS:,}-step Python loop took {start} s at the start, "
+        f"{end} s at the end (compare runs of different days by it)"
+    )
 
 
 def table(figures: list[Figure]) -> str:

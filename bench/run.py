@@ -319,8 +319,9 @@ def default(args: argparse.Namespace) -> dict[str, Any]:
     print(common.table(figures))
     print(
         f"load average at start {started_load}, at end {common.load_average()} "
-        f"({common.machine()['cpus']} CPUs; the machine is shared with other work)"
+        f"({payload['machine_end']['cpus']} CPUs; the machine is shared with other work)"
     )
+    print(common.speed_line(payload))
     print(f"figures: {path}")
     return payload
 
@@ -395,6 +396,7 @@ def scale(args: argparse.Namespace) -> dict[str, Any]:
     print()
     print(common.table(figures))
     print(f"load average at end {common.load_average()}; figures: {path}; plot: {plot}")
+    print(common.speed_line(payload))
     return payload
 
 
