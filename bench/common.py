@@ -45,8 +45,8 @@ def python_loop_s(steps: int = LOOP_STEPS, repeats: int = 3) -> float:
 
     Why: the same 2-core machine has run the same code at twice the CPU cost from one day to
     the next (docs/benchmarks.md), so a figure means little without the machine's speed at
-    the time. A loop of plain Python is what most of the run's CPU is (Airflow's services,
-    the task processes, the simulator), so its time is the yardstick between runs.
+    the time. Most of a run's CPU is Python (Airflow's services, the task processes, the
+    simulator), so a loop of plain Python is the yardstick between runs.
     """
     best = float("inf")
     for _ in range(repeats):
