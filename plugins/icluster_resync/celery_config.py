@@ -14,22 +14,18 @@ icluster_resync.celery_config.CELERY_CONFIG``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
 from celery.signals import import_modules
 
-from icluster_resync.preload import preload_dag_imports
+from icluster_resync.preload import preload_for_task_processes
 
 # The provider's configuration, unchanged (the same object: nothing here overrides it).
 CELERY_CONFIG: dict[str, Any] = DEFAULT_CELERY_CONFIG
 
 
 @import_modules.connect
-def preload_for_task_processes(*args: Any, **kwargs: Any) -> None:
+def preload_before_the_pool_forks(*args: Any, **kwargs: Any) -> None:
     """In the worker's main process, before the pool forks: import what the DAG files do."""
-    from airflow.configuration import conf
-
-    folder = Path(conf.get("core", "dags_folder"))
-    preload_dag_imports(folder, purpose="the task processes")
+    preload_for_task_processes()

@@ -30,7 +30,6 @@ DAG file, and would otherwise import them again, about 0.6 s of CPU per task sta
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from airflow.executors.local_executor import LocalExecutor
@@ -40,7 +39,7 @@ from airflow.utils.session import create_session
 from airflow.utils.state import TaskInstanceState
 from sqlalchemy import select, tuple_
 
-from icluster_resync.preload import preload_dag_imports
+from icluster_resync.preload import preload_for_task_processes
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +94,8 @@ class StaleDeferExitFilter:
 
 class ResyncLocalExecutor(StaleDeferExitFilter, LocalExecutor):
     """LocalExecutor with `StaleDeferExitFilter`, whose workers start with the DAG files'
-    modules imported (`preload_dag_imports`)."""
+    modules imported (`preload_for_task_processes`)."""
 
     def start(self) -> None:
-        from airflow.configuration import conf
-
-        folder = Path(conf.get("core", "dags_folder"))
-        preload_dag_imports(folder, purpose="the task processes")
+        preload_for_task_processes()
         super().start()

@@ -69,3 +69,12 @@ def preload_dag_imports(folder: Path, *, purpose: str) -> tuple[str, ...]:
     _preloaded[key] = tuple(loaded)
     log.info("preloaded for %s: %s", purpose, ", ".join(loaded))
     return _preloaded[key]
+
+
+def preload_for_task_processes() -> tuple[str, ...]:
+    """`preload_dag_imports` on ``[core] dags_folder``, in an executor's long-lived process
+    before it forks what runs the tasks: the LocalExecutor before its workers, a Celery
+    worker before its pool."""
+    from airflow.configuration import conf
+
+    return preload_dag_imports(Path(conf.get("core", "dags_folder")), purpose="the task processes")
