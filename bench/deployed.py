@@ -325,7 +325,7 @@ def run(
 
 # The task log line of a task the triggerer ended: ENDED_HERE of plugins/icluster_resync/
 # triggers.py (not imported: this process does not load Airflow; a test keeps them equal).
-ENDED_HERE = "the rest of the task only read the nodes: it ends here"
+ENDED_HERE = "the trigger walked the rest of the task: it ends here"
 
 
 def task_starts(settings: d.Settings, run_id: str) -> dict[str, int]:

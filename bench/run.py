@@ -129,8 +129,8 @@ def _deployed_figures(result: dict[str, Any]) -> list[Figure]:
                 f"wait) / {result['ended_in_triggerer']} ended without a worker",
                 None,
                 result["worker_task_starts"],
-                "from the run's task logs: a task whose steps after its wait only read ends "
-                "in the triggerer (plugins/icluster_resync/read_only_walk.py)",
+                "from the run's task logs: a task the trigger walked to its end after a wait "
+                "ends in the triggerer (plugins/icluster_resync/trigger_walk.py)",
             )
         )
     cpu = result.get("cpu_s") or {}

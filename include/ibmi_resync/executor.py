@@ -33,6 +33,7 @@ from ibmi_resync.waits import Verdict, evaluate
 
 __all__ = [
     "HELD_FAILURES",
+    "TRIGGER_STEP_KINDS",
     "Executor",
     "PendingWait",
     "RunState",
@@ -41,9 +42,9 @@ __all__ = [
     "checkpoint",
     "earlier_answers",
     "from_checkpoint",
-    "reads_to_next_wait",
     "slice_digest",
     "task_result",
+    "trigger_walks_on",
 ]
 
 
@@ -125,34 +126,27 @@ def _learned(state: RunState, inherited: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def reads_to_next_wait(
-    steps: Sequence[Step], index: int, values: Mapping[str, Any] | None = None
-) -> bool:
-    """True when the steps after the WAIT at `index`, up to the next WAIT or the slice's end,
-    only observe the nodes, given what the task knows now (`values`): SQL checks, and CL
-    steps whose guard skips them after a wait that ended done: the immediate end after a
-    controlled end that did not time out, STRCNSC for a group whose continuous sync check did
-    not run before.
+# The step kinds a trigger runs after a wait ends: CL and SBMJOB through SSH, SQL through
+# ODBC. Moving a save file (SFTP, CHECKSUM) stays on a worker: it holds a core for minutes.
+TRIGGER_STEP_KINDS = frozenset({"CL", "SBMJOB", "SQL"})
 
-    Why: such a task need not come back to a worker when its wait ends; the triggerer walks
-    on through ODBC (plugins/icluster_resync/triggers.py) and either ends the task (a job log
-    check after a batch save or restore, the final sync check) or polls the next wait itself
-    (a group's start at the mark is followed by the latency wait), and the task comes back
-    to a worker only at a wait whose next steps send a command. A guess that is wrong costs
-    only time: the triggerer's nodes refuse any command (`node.NoShell`) and the task then
-    resumes on a worker.
+
+def trigger_walks_on(steps: Sequence[Step], index: int) -> bool:
+    """True when a trigger can walk the steps after the WAIT at `index`, up to the next WAIT
+    or the slice's end: commands and batch jobs sent over SSH, checks read over ODBC, each
+    step with the guard a worker checks (`TRIGGER_STEP_KINDS`).
+
+    Why: a task that comes back to a worker when its wait ends pays a task start (1-3 s of
+    wall time and the scheduler's and a worker's CPU, docs/benchmarks.md), on the outage's
+    path for every group's mark and save. So the triggerer walks on itself
+    (plugins/icluster_resync/trigger_walk.py): it sends the next command (DMMRKPOS after the
+    group ended, the saves after the mark), polls the next wait, and ends the task; the task
+    comes back to a worker only for a save file to move, or when something fails.
     """
-    known = values or {}
-
-    def skipped(step: Step) -> bool:
-        if step.guard == "wait_timed_out":  # the walk goes on only after a wait ended done
-            return True
-        return step.guard == "was_running" and not _was_running(step, known)
-
     for step in steps[index + 1 :]:
         if step.kind == "WAIT":
             return True
-        if not (step.kind == "SQL" or (step.kind == "CL" and skipped(step))):
+        if step.kind not in TRIGGER_STEP_KINDS:
             return False
     return True
 
@@ -266,7 +260,7 @@ class Executor:
 
         `poll_first`: poll a WAIT once before returning it, and go on when it is already
         over. The triggerer's walk passes False: it polls the wait itself at once, and decides
-        at each wait's end whether the steps after it need a worker (`reads_to_next_wait`).
+        at each wait's end whether the steps after it need a worker (`trigger_walks_on`).
         """
         self._steps = steps
         for index in range(start, len(steps)):

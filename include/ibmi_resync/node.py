@@ -39,11 +39,9 @@ __all__ = [
     "Database",
     "DryRunRefusal",
     "IbmiNode",
-    "NoShell",
     "RoleMismatch",
     "SentCommand",
     "Shell",
-    "ShellRefused",
 ]
 
 Role = Literal["PRIMARY", "BACKUP"]
@@ -54,18 +52,6 @@ class Shell(Protocol):
     """Runs one command line on the node's login shell; returns (exit status, stdout, stderr)."""
 
     def execute(self, line: str) -> tuple[int, str, str]: ...
-
-
-class ShellRefused(RuntimeError):
-    """A step wanted the node's SSH shell where only its database is open."""
-
-
-class NoShell:
-    """The shell of a node opened to observe only (the triggerer: it reads through ODBC and
-    never sends a command; SSH does, ODBC observes). Any command line is refused, unsent."""
-
-    def execute(self, line: str) -> tuple[int, str, str]:
-        raise ShellRefused(f"not sent, this process only observes the node: {line}")
 
 
 class Database(Protocol):

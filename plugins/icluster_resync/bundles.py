@@ -1,7 +1,7 @@
 """The DAG folder as Airflow's local DAG bundle, with the DAG files' imports loaded once.
 
-Why: when a task ends in the triggerer (its steps after a wait only read,
-`icluster_resync.read_only_walk`), Airflow 3.3 sends the dag-processor a task callback
+Why: when a task ends in the triggerer (the trigger walked its steps after a wait,
+`icluster_resync.trigger_walk`), Airflow 3.3 sends the dag-processor a task callback
 request for its SUCCESS (``airflow.models.trigger.handle_event_submit``). The dag-processor
 parses the DAG file in a new forked process to run it, only to log that it is not a failure
 callback; and because that callback-only parse drops the file's last parse time

@@ -30,9 +30,9 @@ from ibmi_resync.executor import (
     checkpoint,
     earlier_answers,
     from_checkpoint,
-    reads_to_next_wait,
     slice_digest,
     task_result,
+    trigger_walks_on,
 )
 from ibmi_resync.names import IbmiInputError
 from ibmi_resync.node import CommandFailed, DryRunRefusal, RoleMismatch
@@ -157,8 +157,8 @@ class ResyncTaskOperator(BaseOperator):
     def _resume(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         finished = event.get("finished")
         if isinstance(finished, Mapping):
-            # The trigger walked the rest of the slice itself (it only read the nodes). Under
-            # a real triggerer it ends the task there; only `dag.test()` brings it back here.
+            # The trigger walked the rest of the slice itself. Under a real triggerer it ends
+            # the task there; only `dag.test()` brings it back here.
             self.log.info("the rest of the task after its wait was walked by the trigger")
             return dict(finished)
         plan, options, steps = self._slice(context)
@@ -265,7 +265,7 @@ class ResyncTaskOperator(BaseOperator):
         except _FINAL as error:
             raise AirflowFailException(str(error)) from error
         if pending is not None:
-            rest = self._rest(context, options, steps, pending.index, executor.state)
+            rest = self._rest(context, options, steps, pending.index)
             resume = checkpoint(executor.state, inherited, pending.index)
             self._defer_on(plan, pending, resume, rest)
         return task_result(self.resync_task, self.group, executor.state, inherited)
@@ -276,15 +276,13 @@ class ResyncTaskOperator(BaseOperator):
         options: RunOptions,
         steps: list[Step],
         index: int,
-        state: RunState | None = None,
     ) -> dict[str, Any] | None:
-        """What the trigger needs to walk on after the wait itself, when the steps up to the
-        next wait only read (`reads_to_next_wait`): which program, plan, form, run, task and
-        attempt, so it cuts the same steps. Why: the task then ends in the triggerer, or
-        polls its next wait there, without coming back to a worker; a task start costs 1-3 s
-        of wall time on the outage's path (docs/benchmarks.md)."""
-        values = state.values if state is not None else None
-        if not self.rest_in_trigger or not reads_to_next_wait(steps, index, values):
+        """What the trigger needs to walk on after the wait itself, when it can run the steps
+        up to the next wait (`trigger_walks_on`: commands, batch jobs, checks): which program,
+        plan, form, run, task and attempt, so it cuts the same steps. Why: the task then ends
+        in the triggerer, or polls its next wait there, without coming back to a worker; a
+        task start costs 1-3 s of wall time on the outage's path (docs/benchmarks.md)."""
+        if not self.rest_in_trigger or not trigger_walks_on(steps, index):
             return None
         return {
             "program": qualname(self.program),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.odbc.hooks.odbc import OdbcHook
 from airflow.providers.ssh.hooks.ssh import SSHHook
 
-from ibmi_resync.node import IbmiNode, SentCommand
+from ibmi_resync.node import Database, IbmiNode, SentCommand
 from ibmi_resync.plan import Plan
 from ibmi_resync.sql import rows_as_dicts
 
@@ -190,25 +190,46 @@ class OdbcDatabase:
             self._conn = None
 
 
+def plan_node(
+    plan: Plan,
+    role: str,
+    *,
+    database: Database | None = None,
+    dry_run: bool = False,
+    journal: list[SentCommand] | None = None,
+) -> IbmiNode:
+    """The plan's PRIMARY or BACKUP node on its Airflow connections, nothing opened yet (the
+    shell connects at its first command, the database at its first query). `database`: one
+    already made, as a trigger makes it from a connection it fetched without blocking."""
+    node = plan.primary if role == "PRIMARY" else plan.backup
+    shell = SshShell(node.ssh_conn_id, node=node.name)
+    return IbmiNode(
+        name=node.name,
+        role=node.role,
+        shell=shell,
+        database=database or OdbcDatabase(node.odbc_conn_id),
+        profile=plan.site_profile,
+        dry_run=dry_run,
+        journal=journal,
+        job_user=lambda: shell.user,
+    )
+
+
+def close_node(node: IbmiNode) -> None:
+    """Close what `node` opened: its SSH connection and its database connection."""
+    for part in (node.shell, node.database):
+        close = getattr(part, "close", None)
+        if close is not None:
+            close()
+
+
 @contextmanager
 def open_node(
     plan: Plan, role: str, *, dry_run: bool = False, journal: list[SentCommand] | None = None
 ) -> Iterator[IbmiNode]:
     """The plan's PRIMARY or BACKUP node, connected through its Airflow connections."""
-    node = plan.primary if role == "PRIMARY" else plan.backup
-    shell = SshShell(node.ssh_conn_id, node=node.name)
-    database = OdbcDatabase(node.odbc_conn_id)
+    node = plan_node(plan, role, dry_run=dry_run, journal=journal)
     try:
-        yield IbmiNode(
-            name=node.name,
-            role=node.role,
-            shell=shell,
-            database=database,
-            profile=plan.site_profile,
-            dry_run=dry_run,
-            journal=journal,
-            job_user=lambda: shell.user,
-        )
+        yield node
     finally:
-        shell.close()
-        database.close()
+        close_node(node)

@@ -3,8 +3,9 @@
 While IBM i works (a subsystem ends, a batch save runs, DMMRKPOS marks, latency drains), the
 task is deferred: the wait runs here, in the triggerer, and holds no worker slot and no SSH
 session. What ends the wait is decided by `ibmi_resync.waits.evaluate`, so the trigger only
-loops, reconnects and reports; when the rest of the task only reads, it walks that too
-(`read_only_walk`) and ends the task here.
+loops, reconnects and reports; when the operator hands it the rest of the task, it walks that
+too (`trigger_walk`: the commands, checks and waits up to the task's end) and ends the task
+here.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 from ibmi_resync.executor import PendingWait
 from ibmi_resync.plan import load_plan
 from ibmi_resync.waits import evaluate
-from icluster_resync.read_only_walk import ReadOnlyWalk
 from icluster_resync.transport import OdbcDatabase
+from icluster_resync.trigger_walk import TriggerWalk
 
 _CLASSPATH = "icluster_resync.triggers.NodeQueryTrigger"
 # The task log line of a task that ended in the triggerer (the deployment test and the
 # benchmark count them).
-ENDED_HERE = "the rest of the task only read the nodes: it ends here"
+ENDED_HERE = "the trigger walked the rest of the task: it ends here"
 
 
 class NodeQueryTrigger(BaseTrigger):
@@ -42,12 +43,12 @@ class NodeQueryTrigger(BaseTrigger):
     rides in the trigger, not in the deferral's kwargs, because `dag.test()` (3.3.2) resumes a
     task with the event alone and drops those kwargs; the real triggerer would keep them.
 
-    With `rest` (the task's steps up to its next wait only read the nodes:
-    `reads_to_next_wait`), a wait that ends done is followed here (`ReadOnlyWalk`): the
-    checks, and the waits after it while the steps between them only read; the task ends in
+    With `rest` (the task's steps up to its next wait are commands, batch jobs and checks:
+    `trigger_walks_on`), a wait that ends done is followed here (`TriggerWalk`): the steps
+    after it, and the waits after them while only such steps lie between; the task ends in
     the triggerer (its XCom pushed, then `TaskSuccessEvent`) when its last step is walked.
-    Anything else (a wait whose next steps send a command, a failed wait or check) resumes
-    the task on a worker at the wait it stands at, as without `rest`.
+    Anything else (a wait followed by a save file to move, a failed wait, command or check)
+    resumes the task on a worker at the wait it stands at, as without `rest`.
     """
 
     def __init__(
@@ -105,7 +106,7 @@ class NodeQueryTrigger(BaseTrigger):
             self.started_at,
         )
         resume = self.resume
-        walk: ReadOnlyWalk | None = None
+        walk: TriggerWalk | None = None
         try:
             while True:
                 event = await self._poll(wait)
@@ -145,7 +146,7 @@ class NodeQueryTrigger(BaseTrigger):
             if walk is not None:
                 await asyncio.to_thread(walk.close)
 
-    async def _walk(self, resume: dict[str, Any]) -> ReadOnlyWalk:
+    async def _walk(self, resume: dict[str, Any]) -> TriggerWalk:
         """The rest of the task after this wait, on the plan's two nodes' databases."""
         assert self.rest is not None
         plan = await asyncio.to_thread(load_plan, str(self.rest["plan"]))
@@ -154,7 +155,7 @@ class NodeQueryTrigger(BaseTrigger):
             "BACKUP": await self._database(plan.backup.odbc_conn_id),
         }
         return await asyncio.to_thread(
-            ReadOnlyWalk, self.rest, resume, plan, databases, log=self.log.info
+            TriggerWalk, self.rest, resume, plan, databases, log=self.log.info
         )
 
     async def _finished(self, result: dict[str, Any]) -> TriggerEvent:

@@ -143,8 +143,9 @@ def test_the_demo_deployment_runs_the_resync_over_the_rest_api(deployment: d.Set
     triggerer_log = (settings.component_logs / "triggerer.log").read_text()
     assert "Execution API built for the triggers in" in triggerer_log, triggerer_log[-2000:]
 
-    # Tasks whose steps after their last wait only read ended in the triggerer, without a
-    # worker (read_only_walk.py): the applications' end, the saves, restores, sync checks.
+    # Deferred tasks ended in the triggerer, without a worker (trigger_walk.py): after each
+    # wait the trigger sent the next commands itself (DMMRKPOS, the saves, DMSTRSC) and
+    # checked the job logs.
     walked = {
         next(part[len("task_id=") :] for part in path.parts if part.startswith("task_id="))
         for path in settings.logs.glob("dag_id=icluster_resync/**/*.log.trigger.*.log")
@@ -165,6 +166,8 @@ def test_the_demo_deployment_runs_the_resync_over_the_rest_api(deployment: d.Set
         "replicate.replicate_group",
     }
     assert len(walked) >= 3 and walked <= can_end_there, walked
+    # A group's mark always waits for its completion message, then the trigger saves.
+    assert "outage.mark_and_save" in walked, walked
 
     memory = d.memory_pss_mb(settings)
     assert set(memory) == set(settings.components)

@@ -14,6 +14,7 @@ import pytest
 from ibmi_resync import executor as executor_module
 from ibmi_resync import sql
 from ibmi_resync.executor import (
+    TRIGGER_STEP_KINDS,
     Executor,
     PendingWait,
     RunState,
@@ -22,9 +23,9 @@ from ibmi_resync.executor import (
     earlier_answers,
     from_checkpoint,
     learned_answers,
-    reads_to_next_wait,
     slice_digest,
     task_result,
+    trigger_walks_on,
 )
 from ibmi_resync.node import IbmiNode
 from ibmi_resync.plan import Plan, load_plan
@@ -562,16 +563,31 @@ def test_every_earlier_answer_the_executor_writes_is_listed_in_learned_answers()
     }
 
 
-def test_reads_to_next_wait_names_the_waits_a_trigger_can_walk_on_from() -> None:
-    ending = steps_for_task(resync_program(PLAN), "end_applications")
+def test_a_trigger_walks_on_after_every_wait_of_the_resync() -> None:
+    program = resync_program(PLAN)
+    for task, spec in TASKS.items():
+        steps = steps_for_task(program, task, "ORDERS" if spec.per_group else None)
+        waits = [index for index, step in enumerate(steps) if step.kind == "WAIT"]
+        # DMMRKPOS after the group's end, the saves after the mark, DMSTRNODE after the
+        # first node, DMSTRSC after the latency: commands the trigger sends itself
+        assert all(trigger_walks_on(steps, index) for index in waits), task
+    ending = steps_for_task(program, "end_applications")
     (wait,) = [index for index, step in enumerate(ending) if step.kind == "WAIT"]
-    # ENDSBS *IMMED after the wait runs only when the controlled end timed out
-    assert ending[wait + 1].guard == "wait_timed_out"
-    assert reads_to_next_wait(ending, wait)
-    cluster = steps_for_task(resync_program(PLAN), "start_cluster")
-    waits = [index for index, step in enumerate(cluster) if step.kind == "WAIT"]
-    # the first node's wait is followed by the second node's DMSTRNODE: a worker sends it
-    assert [reads_to_next_wait(cluster, index) for index in waits] == [False, True]
+    assert trigger_walks_on(ending, len(ending) - 1)  # the slice's end
+    assert {step.kind for step in ending[wait + 1 :]} == {"CL", "SQL"}
+
+
+def test_a_save_file_to_move_after_a_wait_needs_a_worker() -> None:
+    program = resync_program(PLAN)
+    ending = steps_for_task(program, "end_applications")
+    wait = next(step for step in ending if step.kind == "WAIT")
+    moving = steps_for_task(program, "transfer_group", "ORDERS")
+    assert [step.kind for step in moving[:3]] == ["CL", "CL", "SFTP"]
+    steps = [wait, *moving]
+    assert not trigger_walks_on(steps, 0)  # CRTSAVF and CLRSAVF, then the SFTP copy
+    checksums = [step for step in moving if step.kind == "CHECKSUM"]
+    assert not trigger_walks_on([wait, *checksums], 0)
+    assert {"CL", "SBMJOB", "SQL"} == TRIGGER_STEP_KINDS
 
 
 def test_a_checkpoint_keeps_the_learned_apart_and_comes_back_whole() -> None:
@@ -607,36 +623,13 @@ def test_the_slice_digest_tells_two_cuts_apart() -> None:
     assert slice_digest(orders) != slice_digest(orders[:-1])
 
 
-def test_the_final_sync_check_ends_the_group_in_the_triggerer_unless_strcnsc_must_run() -> None:
+def test_strcnsc_after_the_final_sync_check_runs_only_for_a_group_that_had_one() -> None:
     steps = steps_for_task(resync_program(PLAN), "replicate_group", "ORDERS")
     last = max(index for index, step in enumerate(steps) if step.kind == "WAIT")
     (strcnsc,) = steps[last + 1 :]
     assert strcnsc.guard == "was_running"
-    assert reads_to_next_wait(steps, last, {})
-    assert not reads_to_next_wait(steps, last, {"continuous:ORDERS": True})
-    # The executor's guard decides STRCNSC the same way.
     nodes, _, _ = _nodes()
     for values, skipped in (({}, True), ({"continuous:ORDERS": True}, False)):
         executor = Executor(nodes, RunState(dict(values)))
         reason = executor._guard_says_skip(last + 1, strcnsc, nodes["PRIMARY"])
         assert (reason is not None) is skipped
-    # The latency wait is followed by DMSTRSC: a worker sends it.
-    assert not reads_to_next_wait(steps, last - 2, {})
-
-
-def test_a_group_started_at_its_mark_waits_for_its_latency_in_the_triggerer() -> None:
-    steps = steps_for_task(resync_program(PLAN), "replicate_group", "ORDERS")
-    waits = [index for index, step in enumerate(steps) if step.kind == "WAIT"]
-    kinds = [steps[index + 1].kind for index in waits]
-    # not sync-checking -> DMSTRGRP; active -> latency wait; latency -> DMSTRSC; event -> end
-    assert kinds[:3] == ["CL", "WAIT", "CL"]
-    assert [reads_to_next_wait(steps, index, {}) for index in waits] == [
-        False,
-        True,
-        False,
-        True,
-    ]
-    # SQL then a command before the next wait: a worker runs them, nothing is read twice
-    save = steps_for_task(resync_program(PLAN), "mark_and_save", "ORDERS")
-    first = next(index for index, step in enumerate(save) if step.kind == "WAIT")
-    assert not reads_to_next_wait(save, first, {})

@@ -23,9 +23,7 @@ from ibmi_resync.node import (
     CommandFailed,
     DryRunRefusal,
     IbmiNode,
-    NoShell,
     RoleMismatch,
-    ShellRefused,
 )
 from ibmi_resync.plan import load_plan
 
@@ -192,14 +190,3 @@ def test_site_profile_ids_classify_event_log_messages() -> None:
     catalog = PROFILE.message_catalog()
     assert catalog["SIM1001"].outcome is Outcome.OK
     assert catalog["SIM1002"].outcome is Outcome.FAILED
-
-
-def test_a_node_opened_to_observe_reads_but_sends_no_command() -> None:
-    database = ScriptedDatabase({"QSYS2.JOB_INFO": [{"JOB_NAME": "1/U/J", "JOB_STATUS": "OUTQ"}]})
-    node = _node(NoShell(), database)
-    with pytest.raises(ShellRefused, match="only observes"):
-        node.run(build_rstlib_command("ORDLIB", SAVF))
-    with pytest.raises(ShellRefused):
-        node.checksum(SAVF)
-    node.job_user = "U"
-    assert node.find_other_jobs("J") == [("1/U/J", "OUTQ")]

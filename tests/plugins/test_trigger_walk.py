@@ -1,11 +1,13 @@
-"""A task whose steps after its wait only read the nodes ends in the triggerer: the trigger
-walks them with the worker's executor and steps, and ends the task with the same XCom a
-worker would have returned; it polls the next wait itself when only reads lead to it; anything
-it cannot do resumes the task on a worker at its wait."""
+"""A deferred task ends in the triggerer: when its wait ends, the trigger walks the steps after
+it with the worker's executor and steps (commands and batch jobs over SSH, checks over ODBC),
+polls the next wait itself, and ends the task with the same XCom a worker would have returned;
+anything it cannot do (a save file to move, a step that fails) resumes the task on a worker at
+its wait."""
 
 from __future__ import annotations
 
 import asyncio
+import shlex
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
@@ -15,12 +17,13 @@ from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from airflow.triggers.base import TaskSuccessEvent, TriggerEvent
 
 from ibmi_resync.executor import PendingWait, RunState, checkpoint, slice_digest
+from ibmi_resync.node import CommandFailed, IbmiNode
 from ibmi_resync.plan import RunOptions, load_plan
 from ibmi_resync.program import resync_program
 from ibmi_resync.tasks import build_task_steps
 from icluster_resync.operators import ResyncTaskOperator, _run_key
-from icluster_resync.read_only_walk import CommandNext, ReadOnlyWalk
 from icluster_resync.rehearsal import RehearsalRestartOperator
+from icluster_resync.trigger_walk import TriggerWalk, WorkerNext
 from icluster_resync.triggers import ENDED_HERE, NodeQueryTrigger
 from tests.plugins.conftest import ROOT, Scripted
 
@@ -161,7 +164,7 @@ def test_steps_cut_differently_resume_the_task_on_a_worker(scripted: Scripted) -
 
 def test_a_wait_that_fails_never_starts_the_walk(scripted: Scripted) -> None:
     trigger = _deferred()
-    with mock.patch("icluster_resync.triggers.ReadOnlyWalk") as walk:
+    with mock.patch("icluster_resync.triggers.TriggerWalk") as walk:
         (event,) = _run(
             NodeQueryTrigger(**{**trigger.serialize()[1], "timeout_seconds": 0}),
             scripted,
@@ -171,7 +174,7 @@ def test_a_wait_that_fails_never_starts_the_walk(scripted: Scripted) -> None:
     walk.assert_not_called()
 
 
-def test_only_a_wait_followed_by_reads_up_to_the_next_wait_hands_the_rest_to_the_trigger() -> None:
+def test_every_wait_of_a_groups_mark_and_save_hands_the_rest_to_the_trigger() -> None:
     operator = ResyncTaskOperator(
         task_id="mark_and_save", resync_task="mark_and_save", group="ORDERS"
     )
@@ -181,53 +184,160 @@ def test_only_a_wait_followed_by_reads_up_to_the_next_wait_hands_the_rest_to_the
     )
     waits = [index for index, step in enumerate(steps) if step.kind == "WAIT"]
     rests = [operator._rest(_context(), options, steps, index) for index in waits]
-    # The group's end and its mark are followed by DMMRKPOS and the saves; the first library
-    # save's wait by its job log check, then the second save's wait (the trigger polls it);
-    # that one by its check, then the IFS save (a worker submits it); the IFS save's wait by
-    # reads alone (the task ends in the triggerer).
-    assert [rest is not None for rest in rests] == [False, False, True, False, True]
-    rest = rests[-1]
+    # The group's end is followed by DMMRKPOS, the mark by the saves, each save's wait by
+    # its job log check and the next wait or save: all of it the trigger's to walk.
+    assert len(rests) == 5 and all(rest is not None for rest in rests)
+    rest = rests[0]
     assert rest is not None
     assert rest["program"] == "ibmi_resync.program.resync_program"
     assert (rest["task"], rest["group"], rest["attempt"]) == ("mark_and_save", "ORDERS", 2)
     assert rest["digest"] == slice_digest(steps)
 
 
-def test_a_started_group_waits_for_its_latency_in_the_triggerer_then_a_worker_checks() -> None:
-    operator = ResyncTaskOperator(
-        task_id="replicate_group", resync_task="replicate_group", group="ORDERS"
-    )
+class _Shell:
+    """The SSH shell a walk's node sends its commands through; counts its closes."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.closed = 0
+        self.refuse: str | None = None
+        self.user = "RESYNC"
+
+    def execute(self, line: str) -> tuple[int, str, str]:
+        command = shlex.split(line)[1]
+        self.sent.append(command)
+        verb = command.split()[0].split("/")[-1]
+        if verb == self.refuse:
+            return 1, f"CPF9999: {verb} was refused.\n", ""
+        if verb == "SBMJOB":
+            job = command.split(" JOB(")[1].split(")")[0]
+            return 0, f"CPC1221: Job 100001/RESYNC/{job} submitted to job queue QBATCH.\n", ""
+        if verb == "CRTSAVF":
+            return 0, "CPC9801: Object created.\n", ""
+        return 0, "", ""
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class _Node:
+    """What a mark and save asks PRIMARY over ODBC, answered."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.closed = 0
+
+    def fetch(self, text: str, params: list[Any]) -> list[dict[str, Any]]:
+        self.asked.append(text)
+        if "CURRENT TIMESTAMP" in text.upper() or "NOW" in text.upper():
+            return [{"NOW": "2026-11-25T01:00:00"}]
+        return []
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@pytest.fixture
+def shell(monkeypatch: pytest.MonkeyPatch) -> _Shell:
+    """The walk's nodes as `plan_node` makes them, with these shells instead of SSH: the
+    PRIMARY's is returned (a mark and save, a group's start send only there)."""
+    shell = _Shell()
+    shells = {"PRIMARY": shell, "BACKUP": _Shell()}
+
+    def node(plan: Any, role: str, *, database: Any = None) -> IbmiNode:
+        spec = plan.primary if role == "PRIMARY" else plan.backup
+        return IbmiNode(
+            name=spec.name,
+            role=spec.role,
+            shell=shells[role],
+            database=database,
+            profile=plan.site_profile,
+            job_user=shell.user,
+        )
+
+    monkeypatch.setattr("icluster_resync.trigger_walk.plan_node", node)
+    return shell
+
+
+def _walk_from(task: str, wait: int, node: _Node) -> tuple[TriggerWalk, list[Any]]:
+    operator = ResyncTaskOperator(task_id=task, resync_task=task, group="ORDERS")
     options = RunOptions()
     steps = build_task_steps(
-        resync_program,
-        PLAN,
-        options,
-        run_key=_run_key(_context()),
-        task="replicate_group",
-        group="ORDERS",
+        resync_program, PLAN, options, run_key=_run_key(_context()), task=task, group="ORDERS"
     )
-    active, latency = [index for index, step in enumerate(steps) if step.kind == "WAIT"][1:3]
-    assert steps[latency + 1].command is not None and "DMSTRSC" in steps[latency + 1].text
-    rest = operator._rest(_context(), options, steps, active, RunState())
-    assert rest is not None  # the group is active: next comes the latency wait, no command
-    assert operator._rest(_context(), options, steps, latency, RunState()) is None
-    reads = _Answers()
-    walk = ReadOnlyWalk(
+    waits = [index for index, step in enumerate(steps) if step.kind == "WAIT"]
+    rest = operator._rest(_context(), options, steps, waits[wait])
+    assert rest is not None
+    walk = TriggerWalk(
         rest,
-        checkpoint(RunState(), {}, active),
+        checkpoint(RunState(), {}, waits[wait]),
         PLAN,
-        {"PRIMARY": reads, "BACKUP": reads},
+        {"PRIMARY": node, "BACKUP": node},
         log=lambda _: None,
     )
+    return walk, steps
+
+
+def test_the_trigger_marks_the_position_then_submits_the_saves(shell: _Shell) -> None:
+    node = _Node()
+    walk, steps = _walk_from("mark_and_save", 0, node)
+    waits = [index for index, step in enumerate(steps) if step.kind == "WAIT"]
+    pending = walk.advance({"status": "done", "seen": "INACTIVE", "details": {}})
+    assert isinstance(pending, PendingWait) and pending.index == waits[1]  # the event log
+    assert shell.sent == ["ICLUSTER/DMMRKPOS GROUP(ORDERS)"]
+    assert shell.closed == 1  # no SSH session held while DMMRKPOS works
+    assert walk.resume["index"] == waits[1]
+    marked = {"message_text": "Marked.", "message_id": "SIM1001"}
+    pending = walk.advance({"status": "done", "seen": "SIM1001", "details": marked})
+    assert isinstance(pending, PendingWait) and pending.index == waits[2]  # ORDLIB's save
+    verbs = [command.split()[0] for command in shell.sent[1:]]
+    assert verbs == ["QSYS/CRTSAVF", "QSYS/SBMJOB", "QSYS/CRTSAVF", "QSYS/SBMJOB"]
+    assert "SAVLIB LIB(ORDLIB)" in shell.sent[2] and "SAVLIB LIB(ORDHIST)" in shell.sent[4]
+    assert shell.closed == 2 and node.closed == 0  # the database polls the next wait
+    assert pending.params == [walk.resume["state"]["values"][f"job:{steps[8].job}"]]
+    assert walk.resume["state"]["values"]["event:ORDERS:2"] == marked
+    walk.close()
+    assert node.closed == 2  # both roles' databases (here the same one)
+
+
+def test_a_command_ibm_i_refuses_in_the_trigger_leaves_the_checkpoint_at_its_wait(
+    shell: _Shell,
+) -> None:
+    node = _Node()
+    walk, _ = _walk_from("mark_and_save", 0, node)
+    before = dict(walk.resume)
+    shell.refuse = "DMMRKPOS"
+    with pytest.raises(CommandFailed, match="CPF9999"):
+        walk.advance({"status": "done", "seen": "INACTIVE", "details": {}})
+    assert walk.resume == before  # the worker resumes at the group's end and reports it
+    assert shell.closed == 1
+
+
+def test_after_the_latency_the_trigger_starts_the_final_sync_check(shell: _Shell) -> None:
+    node = _Node()
+    walk, steps = _walk_from("replicate_group", 1, node)
+    waits = [index for index, step in enumerate(steps) if step.kind == "WAIT"]
     pending = walk.advance({"status": "done", "seen": "ACTIVE", "details": {}})
-    assert isinstance(pending, PendingWait) and pending.index == latency
-    assert walk.resume["index"] == latency
-    assert walk.resume["state"]["log"][-1]["result"] == "done"  # the active wait, recorded
-    assert reads.asked == []  # the latency wait is the trigger's to poll, from its first poll
-    with pytest.raises(CommandNext):
-        walk.advance({"status": "done", "seen": "latency 0 s", "details": {}})
-    assert reads.asked == []  # nothing run past the latency wait: the worker sends DMSTRSC
-    assert walk.resume["index"] == latency  # and resumes there, with the trigger's event
+    assert isinstance(pending, PendingWait) and pending.index == waits[2]  # the latency
+    assert shell.sent == [] and node.asked == []  # the trigger polls it from its first poll
+    pending = walk.advance({"status": "done", "seen": "latency 0 s", "details": {}})
+    assert isinstance(pending, PendingWait) and pending.index == waits[3]
+    assert [c.split()[0] for c in shell.sent] == ["ICLUSTER/DMSTRSC"]
+    result = walk.advance({"status": "done", "seen": "SIM1001", "details": {}})
+    assert isinstance(result, dict) and result["group"] == "ORDERS"
+    assert result["log"][-1]["result"] == "skipped"  # STRCNSC: none ran before
+    assert shell.sent[1:] == []
+
+
+def test_a_save_file_to_move_hands_the_task_to_a_worker_before_any_step(shell: _Shell) -> None:
+    node = _Node()
+    walk, _ = _walk_from("mark_and_save", 0, node)
+    with (
+        mock.patch("icluster_resync.trigger_walk.trigger_walks_on", return_value=False),
+        pytest.raises(WorkerNext, match="save file"),
+    ):
+        walk.advance({"status": "done", "seen": "INACTIVE", "details": {}})
+    assert shell.sent == [] and node.asked == []
 
 
 def test_the_rehearsal_restart_never_hands_its_rest_to_the_trigger() -> None:

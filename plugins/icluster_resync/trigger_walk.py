@@ -1,19 +1,23 @@
-"""The rest of a deferred task, walked in the triggerer while it only reads the nodes.
+"""The rest of a deferred task, walked in the triggerer after its wait ends.
 
-After a batch save or restore ends, what is left of its task is the job log check and the
-object counts: SQL through ODBC (ibmi.md §8); after a group starts at its mark, the next step
-is the wait for its latency. Coming back to a worker for them costs a task start: 1-3 s of
+When a wait ends, what follows it is a command, a batch job or a check: DMMRKPOS after the
+group ended, the saves after the mark, the job log check after a save, the latency wait after
+a group starts at its mark. Coming back to a worker for them costs a task start: 1-3 s of
 wall time between the wait's end and the next step, and the scheduler's and a worker's CPU
-(docs/benchmarks.md), on the outage's path for the last save. So the trigger walks them
-itself, with the same executor and the same steps, on nodes that can only observe
-(`NoShell`: SSH does, ODBC observes), and either ends the task, polls the next wait, or hands
-the task back to a worker exactly where it stands: at a wait whose next steps send a command.
+(docs/benchmarks.md), on the outage's path for every group. So the trigger walks them itself,
+with the same executor, the same steps and their guards, on the plan's nodes (SSH does, ODBC
+observes: the same transports as a worker), and either ends the task, polls the next wait, or
+hands the task back to a worker exactly where it stands: at a wait followed by a save file
+to move, or at the wait before a step that failed.
+
+The SSH connection is opened for the steps between two waits and closed before the next wait
+is polled: no SSH session is held while IBM i works.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from airflow.sdk.module_loading import import_string
@@ -23,22 +27,23 @@ from ibmi_resync.executor import (
     PendingWait,
     checkpoint,
     from_checkpoint,
-    reads_to_next_wait,
     slice_digest,
     task_result,
+    trigger_walks_on,
 )
-from ibmi_resync.node import Database, IbmiNode, NoShell
+from ibmi_resync.node import Database, IbmiNode
 from ibmi_resync.plan import Plan, RunOptions
 from ibmi_resync.tasks import build_task_steps
+from icluster_resync.transport import close_node, plan_node
 
-__all__ = ["CommandNext", "ReadOnlyWalk"]
-
-
-class CommandNext(RuntimeError):
-    """The steps after the wait send a command: a worker takes the task over at that wait."""
+__all__ = ["TriggerWalk", "WorkerNext"]
 
 
-class ReadOnlyWalk:
+class WorkerNext(RuntimeError):
+    """The steps after the wait move a save file: a worker takes the task over at that wait."""
+
+
+class TriggerWalk:
     """A task's slice from its checkpoint (the wait being polled) to its end.
 
     :param rest: what `ResyncTaskOperator._rest` gave the trigger: program, plan, form, run,
@@ -83,32 +88,29 @@ class ReadOnlyWalk:
             "BACKUP": plan.backup.odbc_conn_id,
         }
         self.nodes = {
-            role: IbmiNode(
-                name=node.name,
-                role=node.role,
-                shell=NoShell(),
-                database=databases[role],
-                profile=plan.site_profile,
-            )
-            for role, node in (("PRIMARY", plan.primary), ("BACKUP", plan.backup))
+            role: plan_node(plan, role, database=databases[role]) for role in ("PRIMARY", "BACKUP")
         }
 
     def advance(self, event: Mapping[str, Any]) -> PendingWait | dict[str, Any]:
         """Resume at the checkpoint's wait with its `event` and walk on.
 
         Returns the next wait still to poll (the checkpoint moves there), or the finished
-        task's XCom. Raises when a worker must take over: the steps after the wait send a
-        command (`CommandNext`, checked before any of them runs, so nothing is read twice),
-        a step that needs SSH after all, a check that failed (the worker reports it as any
-        failure), a result that is not plain JSON. The checkpoint then stays where it was,
-        so the worker resumes at that wait.
+        task's XCom. Raises when a worker must take over: the steps after the wait move a
+        save file (`WorkerNext`, checked before any of them runs), a command or check that
+        failed, a node that could not be reached, a result that is not plain JSON. The
+        checkpoint then stays where it was, so the worker resumes at that wait and walks the
+        same steps again with their guards, as a retried task does: a command IBM i refused
+        is refused again and the worker reports it as any failure.
         """
         state, inherited, index = from_checkpoint(self.resume)
+        if not trigger_walks_on(self.steps, index):
+            raise WorkerNext(f"the steps after this wait move a save file ({self.task})")
         executor = Executor(self.nodes, state, log=self.log, names=self.names)
         executor.resume(self.steps, index, event)
-        if not reads_to_next_wait(self.steps, index, executor.state.values):
-            raise CommandNext(f"the steps after this wait send a command ({self.task})")
-        pending = executor.run(self.steps, index + 1, poll_first=False)
+        try:
+            pending = executor.run(self.steps, index + 1, poll_first=False)
+        finally:
+            close_node_shells(self.nodes.values())
         if pending is not None:
             self.resume = checkpoint(executor.state, inherited, pending.index)
             return pending
@@ -120,6 +122,13 @@ class ReadOnlyWalk:
 
     def close(self) -> None:
         for node in self.nodes.values():
-            close = getattr(node.database, "close", None)
-            if close is not None:
-                close()
+            close_node(node)
+
+
+def close_node_shells(nodes: Iterable[IbmiNode]) -> None:
+    """Close the nodes' SSH connections (the next command opens one again): the trigger
+    polls its next wait over ODBC alone, holding no SSH session while IBM i works."""
+    for node in nodes:
+        close = getattr(node.shell, "close", None)
+        if close is not None:
+            close()
