@@ -465,7 +465,9 @@ class Executor:
             return None
         if guard == "already_existed":
             previous = values.get(f"outcome:{index - 1}")
-            return None if previous == Outcome.ALREADY_DONE.value else "save file was new"
+            if previous != Outcome.ALREADY_DONE.value:
+                return "save file was new"
+            return self._saving_into(index, node)
         if guard == "wait_timed_out":
             return None if values.get(f"timed_out:{index - 1}") else "ended in time"
         if guard == "found":
@@ -498,6 +500,29 @@ class Executor:
             status = str((rows[0] if rows else {}).get("STATUS", "")).strip().upper()
             return "group already active" if status == profile.status.active.upper() else None
         raise StepFailed(step, node.name, f"unknown guard {guard!r}")
+
+    def _saving_into(self, index: int, node: IbmiNode) -> str | None:
+        """Why not to clear the save file before the SBMJOB at `index + 1`: a job of this run
+        of that name is still on its job queue or active, saving into it (a retried task, or
+        a trigger started again after its triggerer died, walks its steps again; the SBMJOB
+        then attaches to that job). None when no such job is found.
+
+        Why: CLRSAVF on a save file a running save has allocated fails (ibmi.md §10.3: a save
+        never appends, so the file is cleared before each save, and only then)."""
+        following = self._steps[index + 1] if index + 1 < len(self._steps) else None
+        if following is None or following.kind != "SBMJOB" or following.job is None:
+            return None
+        job = following.job
+        if self.state.values.get(f"job:{job}") or node.find_active_job(job):
+            return f"job {job} of this run is saving into it"
+        try:
+            earlier = node.find_other_jobs(job)
+        except Exception as error:  # JOB_INFO's columns are [G] (sql.py), as in _earlier_job
+            self.say(f"could not look for earlier jobs {job} ({error}); clearing")
+            return None
+        if any(status in ("*JOBQ", "*ACTIVE") for _, status in earlier):
+            return f"job {job} of this run is on its job queue"
+        return None
 
     # ---- helpers -------------------------------------------------------------------------
 

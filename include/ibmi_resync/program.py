@@ -475,7 +475,7 @@ class _Builder:
             group=group,
             subject=subject,
             guard="already_existed",
-            condition="only if CRTSAVF answered CPF5813",
+            condition="only if CRTSAVF answered CPF5813 and no job of this run saves into it",
         )
 
 

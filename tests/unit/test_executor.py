@@ -225,6 +225,37 @@ def test_save_submits_a_batch_job_attaches_on_retry_and_verifies_the_count() -> 
     assert retry.state.values["saved:SECLIB"] == 12
 
 
+def test_a_save_file_a_running_save_of_this_run_holds_is_not_cleared_again() -> None:
+    nodes, primary, _ = _nodes()
+    submitted = _save_node(primary, saved=12)
+    primary.cl["CRTSAVF"] = escape(
+        "CPF5813: File SECLIB in library RSYNCSAVF already exists.\n"
+        "CPF7302: File SECLIB not created in library RSYNCSAVF.\n"
+    )
+    steps = [s for s in _phase(Phase.SAVE, "SYSTEM") if s.subject == "SECLIB"]
+    job = next(step.job for step in steps if step.kind == "SBMJOB")
+    running = [{"JOB_NAME": f"100001/QSECOFR/{job}"}]
+    primary.sql["ACTIVE_JOB_INFO"] = lambda _p: running
+    # A retried task (or a trigger started again) with nothing of the first attempt's state
+    retry = Executor(nodes, RunState({"count:SECLIB": 12}))
+    pending = retry.run(steps)
+    assert pending is not None and submitted == []
+    assert not any(cmd.startswith("QSYS/CLRSAVF") for cmd in primary.sent)
+    clear = next(e for e in retry.state.log if e["text"].startswith("QSYS/CLRSAVF"))
+    assert clear["result"] == "skipped" and job in clear["detail"]
+    assert retry.state.log[-1]["result"] == "attached"  # the SBMJOB, to the running job
+    # once that job has ended, a save file that exists is cleared before it is saved again
+    primary.sql["ACTIVE_JOB_INFO"] = lambda _p: []
+    again = Executor(nodes, RunState({"count:SECLIB": 12}))
+    assert again.run(steps) is not None
+    assert [c.split()[0] for c in primary.sent[-3:]] == [
+        "QSYS/CRTSAVF",
+        "QSYS/CLRSAVF",
+        "QSYS/SBMJOB",
+    ]
+    assert len(submitted) == 1
+
+
 def test_a_save_that_missed_objects_stops_with_the_counts() -> None:
     nodes, primary, _ = _nodes()
     _save_node(primary, saved=11)
