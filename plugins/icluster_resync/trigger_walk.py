@@ -34,7 +34,7 @@ from ibmi_resync.executor import (
 from ibmi_resync.node import Database, IbmiNode
 from ibmi_resync.plan import Plan, RunOptions
 from ibmi_resync.tasks import build_task_steps
-from icluster_resync.transport import close_node, plan_node
+from icluster_resync.transport import plan_node
 
 __all__ = ["TriggerWalk", "WorkerNext"]
 
@@ -50,8 +50,8 @@ class TriggerWalk:
         task, group, attempt and the steps' digest.
     :param resume: the checkpoint of the wait the trigger polls (`executor.checkpoint`).
     :param plan: the plan `rest` names, loaded.
-    :param databases: an ODBC database of each role, "PRIMARY" and "BACKUP"; the walk
-        closes them.
+    :param databases: an ODBC database of each role, "PRIMARY" and "BACKUP"; the trigger
+        polls its waits on them too, and closes them.
     """
 
     def __init__(
@@ -121,8 +121,7 @@ class TriggerWalk:
         return result
 
     def close(self) -> None:
-        for node in self.nodes.values():
-            close_node(node)
+        close_node_shells(self.nodes.values())
 
 
 def close_node_shells(nodes: Iterable[IbmiNode]) -> None:

@@ -20,6 +20,7 @@ from airflow.sdk.execution_time.xcom import XCom
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 from ibmi_resync.executor import PendingWait
+from ibmi_resync.node import Database
 from ibmi_resync.plan import load_plan
 from ibmi_resync.waits import evaluate
 from icluster_resync.transport import OdbcDatabase
@@ -74,6 +75,7 @@ class NodeQueryTrigger(BaseTrigger):
         self.started_at = time.time() if started_at is None else float(started_at)
         self.resume = dict(resume or {})
         self.rest = dict(rest) if rest else None
+        self._databases: dict[str, Database] = {}  # by connection id (`_connected`)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -94,6 +96,26 @@ class NodeQueryTrigger(BaseTrigger):
     async def _database(self, odbc_conn_id: str) -> OdbcDatabase:
         """Separated out as a seam for tests; fetches the connection without blocking."""
         return OdbcDatabase(connection=await BaseHook.aget_connection(odbc_conn_id))
+
+    async def _connected(self, odbc_conn_id: str) -> Database:
+        """The trigger's database on `odbc_conn_id`, opened at its first wait there and kept
+        for its later waits and its walk.
+
+        Why: each connection look-up is a request the triggerer's supervisor answers through
+        its Execution API, 0.5-1.4 s apiece in a 20-group run (docs/benchmarks.md); a task's
+        waits and the steps between them run on the same two nodes. Only the ODBC connection
+        stays open between waits, not the SSH one (`trigger_walk`)."""
+        if odbc_conn_id not in self._databases:
+            self._databases[odbc_conn_id] = await self._database(odbc_conn_id)
+        return self._databases[odbc_conn_id]
+
+    async def _disconnect(self, odbc_conn_id: str) -> None:
+        """Close and forget the database on `odbc_conn_id`: the next poll connects again."""
+        database = self._databases.pop(odbc_conn_id, None)
+        if database is not None:
+            close = getattr(database, "close", None)
+            if close is not None:
+                await asyncio.to_thread(close)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         wait = _Wait(
@@ -145,15 +167,21 @@ class NodeQueryTrigger(BaseTrigger):
         finally:
             if walk is not None:
                 await asyncio.to_thread(walk.close)
+            for odbc_conn_id in list(self._databases):
+                await self._disconnect(odbc_conn_id)
 
     async def _walk(self, resume: dict[str, Any]) -> TriggerWalk:
         """The rest of the task after this wait, on the plan's two nodes' databases."""
         assert self.rest is not None
         plan = await asyncio.to_thread(load_plan, str(self.rest["plan"]))
-        databases = {
-            "PRIMARY": await self._database(plan.primary.odbc_conn_id),
-            "BACKUP": await self._database(plan.backup.odbc_conn_id),
-        }
+        databases: dict[str, Database] = {}
+        for role, node in (("PRIMARY", plan.primary), ("BACKUP", plan.backup)):
+            if node.odbc_conn_id not in self._databases:
+                # Looked up at its first query, from the walk's thread, if a step needs it:
+                # most tasks work on one node (a group's save on PRIMARY, its restore on
+                # BACKUP), and a look-up is a request (`_connected`).
+                self._databases[node.odbc_conn_id] = OdbcDatabase(node.odbc_conn_id)
+            databases[role] = self._databases[node.odbc_conn_id]
         return await asyncio.to_thread(
             TriggerWalk, self.rest, resume, plan, databases, log=self.log.info
         )
@@ -182,37 +210,30 @@ class NodeQueryTrigger(BaseTrigger):
         return TaskSuccessEvent()
 
     async def _poll(self, wait: _Wait) -> dict[str, Any]:
-        """Poll `wait` until it ends; its event's payload (without `resume`)."""
+        """Poll `wait` until it ends; its event's payload (without `resume`). The database
+        stays open for the trigger's next wait (`_connected`); a failed poll closes it."""
         memory: dict[str, Any] = {}
         seen = "no poll answered yet"
-        database: OdbcDatabase | None = None
-        try:
-            while True:
-                try:
-                    if database is None:
-                        database = await self._database(wait.odbc_conn_id)
-                    rows = await asyncio.to_thread(database.fetch, wait.sql, wait.params)
-                    verdict = evaluate(wait.condition, rows, memory)
-                    memory, seen = verdict.memory, verdict.seen
-                    if verdict.done:
-                        status = "done" if verdict.ok else "failed"
-                        return {"status": status, "seen": seen, "details": verdict.details}
-                except Exception as error:
-                    seen = f"poll failed: {type(error).__name__}: {error}"
-                    if database is not None:  # the next poll connects again
-                        await asyncio.to_thread(database.close)
-                    database = None
-                if time.time() - wait.started_at >= wait.timeout_seconds:
-                    return {
-                        "status": "timeout",
-                        "seen": seen,
-                        "details": {},
-                        "timeout_seconds": wait.timeout_seconds,
-                    }
-                await asyncio.sleep(wait.poll_seconds)
-        finally:
-            if database is not None:
-                await asyncio.to_thread(database.close)
+        while True:
+            try:
+                database = await self._connected(wait.odbc_conn_id)
+                rows = await asyncio.to_thread(database.fetch, wait.sql, wait.params)
+                verdict = evaluate(wait.condition, rows, memory)
+                memory, seen = verdict.memory, verdict.seen
+                if verdict.done:
+                    status = "done" if verdict.ok else "failed"
+                    return {"status": status, "seen": seen, "details": verdict.details}
+            except Exception as error:
+                seen = f"poll failed: {type(error).__name__}: {error}"
+                await self._disconnect(wait.odbc_conn_id)  # the next poll connects again
+            if time.time() - wait.started_at >= wait.timeout_seconds:
+                return {
+                    "status": "timeout",
+                    "seen": seen,
+                    "details": {},
+                    "timeout_seconds": wait.timeout_seconds,
+                }
+            await asyncio.sleep(wait.poll_seconds)
 
 
 class _Wait(NamedTuple):

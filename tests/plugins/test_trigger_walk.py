@@ -297,7 +297,7 @@ def test_the_trigger_marks_the_position_then_submits_the_saves(shell: _Shell) ->
     assert pending.params == [walk.resume["state"]["values"][f"job:{steps[8].job}"]]
     assert walk.resume["state"]["values"]["event:ORDERS:2"] == marked
     walk.close()
-    assert node.closed == 2  # both roles' databases (here the same one)
+    assert shell.closed == 3 and node.closed == 0  # the trigger closes its databases
 
 
 def test_a_command_ibm_i_refuses_in_the_trigger_leaves_the_checkpoint_at_its_wait(
@@ -371,19 +371,22 @@ class _StubWalk:
 class _Answers:
     def __init__(self) -> None:
         self.asked: list[str] = []
+        self.closed = 0
 
     def fetch(self, text: str, params: list[Any]) -> list[dict[str, Any]]:
         self.asked.append(text)
         return [{"STATUS": "INACTIVE"}] if "FIRST" in text else []  # job gone: it ended
 
     def close(self) -> None:
-        pass
+        self.closed += 1
 
 
-def _two_waits(outcome: Any) -> tuple[list[Any], _StubWalk, list[str], _Answers]:
+def _two_waits(
+    outcome: Any, node: str = "BACKUP"
+) -> tuple[list[Any], _StubWalk, list[str], _Answers]:
     second = PendingWait(
         index=6,
-        node="BACKUP",
+        node=node,
         sql="SELECT V_JOB_STATUS FROM SECOND",
         params=["J"],
         condition={"kind": "job_ended"},
@@ -428,6 +431,14 @@ def test_the_trigger_polls_the_next_wait_on_its_node_and_ends_the_task() -> None
     assert answers.asked == ["SELECT STATUS FROM FIRST", "SELECT V_JOB_STATUS FROM SECOND"]
     assert [e["status"] for e in walk.events] == ["done", "done"]
     assert walk.closed
+
+
+def test_a_second_wait_on_the_same_node_polls_on_the_connection_of_the_first() -> None:
+    events, _, opened, answers = _two_waits({"task": "t", "log": []}, node="PRIMARY")
+    assert isinstance(events[0], TaskSuccessEvent)
+    assert opened == ["ibmi_primary_odbc"]  # one look-up for both waits
+    assert answers.asked == ["SELECT STATUS FROM FIRST", "SELECT V_JOB_STATUS FROM SECOND"]
+    assert answers.closed == 1  # closed once, when the trigger ends
 
 
 def test_a_later_check_that_fails_resumes_the_worker_at_the_later_wait() -> None:
