@@ -200,7 +200,7 @@ def plan_node(
 ) -> IbmiNode:
     """The plan's PRIMARY or BACKUP node on its Airflow connections, nothing opened yet (the
     shell connects at its first command, the database at its first query). `database`: one
-    already made, as a trigger makes it from a connection it fetched without blocking."""
+    already made, the one a trigger polls its waits on (`triggers.NodeQueryTrigger`)."""
     node = plan.primary if role == "PRIMARY" else plan.backup
     shell = SshShell(node.ssh_conn_id, node=node.name)
     return IbmiNode(

@@ -102,7 +102,7 @@ class NodeQueryTrigger(BaseTrigger):
         for its later waits and its walk.
 
         Why: each connection look-up is a request the triggerer's supervisor answers through
-        its Execution API, 0.5-1.4 s apiece in a 20-group run (docs/benchmarks.md); a task's
+        its Execution API, 0.6-1.4 s apiece in a 20-group run (docs/benchmarks.md); a task's
         waits and the steps between them run on the same two nodes. Only the ODBC connection
         stays open between waits, not the SSH one (`trigger_walk`)."""
         if odbc_conn_id not in self._databases:
