@@ -8,9 +8,11 @@ the domain package stays free of Airflow.
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.odbc.hooks.odbc import OdbcHook
 from airflow.providers.ssh.hooks.ssh import SSHHook
@@ -188,6 +190,113 @@ class OdbcDatabase:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+# ODBC connections the triggerer's triggers share per connection id (`SharedOdbcDatabase`).
+# A poll holds one for milliseconds; four serve hundreds of waits polled every few seconds.
+SHARED_CONNECTIONS = 4
+SHARED_CONNECTION_AGE_S = 300.0
+
+
+class SharedOdbcDatabase:
+    """A `Database` whose statements run on ODBC connections shared by everyone in the process
+    that uses the same connection id, at most `SHARED_CONNECTIONS` of them, each opened (and
+    its Airflow connection looked up) when first needed and kept.
+
+    Why: the triggerer polls every deferred task's wait, hundreds at 200 groups, each a
+    statement of milliseconds every few seconds. A connection per wait made one IBM i
+    database server job (QZDASOINIT, ibmi.md §9.3) per deferred task, and at 200 groups the
+    simulated node's database refused connections beyond its limit; each look-up of the
+    Airflow connection is also a request the triggerer's supervisor answers (0.6-1.4 s in a
+    20-group run, docs/benchmarks.md). A statement that fails closes its connection; the next
+    statement opens another (and looks the Airflow connection up again).
+    """
+
+    _pools: ClassVar[dict[str, _ConnectionPool]] = {}
+    _pools_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, odbc_conn_id: str) -> None:
+        self.odbc_conn_id = odbc_conn_id
+        with self._pools_lock:
+            pool = self._pools.get(odbc_conn_id)
+            if pool is None:
+                pool = self._pools[odbc_conn_id] = _ConnectionPool(odbc_conn_id)
+        self._pool = pool
+
+    def fetch(self, text: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        database = self._pool.take()
+        try:
+            rows = database.fetch(text, params)
+        except Exception:
+            self._pool.discard(database)
+            raise
+        self._pool.give_back(database)
+        return rows
+
+    def close(self) -> None:
+        """Nothing: the connections outlive this user, for the next poll of any trigger."""
+
+    @classmethod
+    def close_all(cls) -> None:
+        """Close the idle shared connections and forget every pool: for a process whose
+        Airflow connections point at another pair from now on (the end-to-end tests start
+        pairs of their own)."""
+        with cls._pools_lock:
+            pools, cls._pools = list(cls._pools.values()), {}
+        for pool in pools:
+            pool.close_idle()
+
+
+class _ConnectionPool:
+    """Up to `SHARED_CONNECTIONS` `OdbcDatabase`s of one connection id; a thread that finds
+    them all busy waits for one (statements are short). A connection older than
+    `SHARED_CONNECTION_AGE_S` is closed instead of reused, so an edited Airflow connection (a
+    new host or password) is used within that time."""
+
+    def __init__(self, odbc_conn_id: str, size: int = SHARED_CONNECTIONS) -> None:
+        self.odbc_conn_id = odbc_conn_id
+        self._idle: list[tuple[OdbcDatabase, float]] = []
+        self._opened: dict[int, float] = {}  # id(database) -> when it was made
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+
+    def take(self) -> OdbcDatabase:
+        self._slots.acquire()
+        stale = None
+        with self._lock:
+            if self._idle:
+                database, opened = self._idle.pop()
+                if time.monotonic() - opened < SHARED_CONNECTION_AGE_S:
+                    return database
+                stale = database
+        if stale is not None:
+            self._forget(stale)
+        database = OdbcDatabase(self.odbc_conn_id)  # looked up and connected at its first query
+        with self._lock:
+            self._opened[id(database)] = time.monotonic()
+        return database
+
+    def give_back(self, database: OdbcDatabase) -> None:
+        with self._lock:
+            self._idle.append((database, self._opened.get(id(database), 0.0)))
+        self._slots.release()
+
+    def discard(self, database: OdbcDatabase) -> None:
+        try:
+            self._forget(database)
+        finally:
+            self._slots.release()
+
+    def close_idle(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for database, _ in idle:
+            self._forget(database)
+
+    def _forget(self, database: OdbcDatabase) -> None:
+        with self._lock:
+            self._opened.pop(id(database), None)
+        database.close()
 
 
 def plan_node(

@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
-from airflow.sdk import BaseHook
 from airflow.sdk.execution_time.xcom import XCom
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
@@ -23,7 +22,7 @@ from ibmi_resync.executor import PendingWait
 from ibmi_resync.node import Database
 from ibmi_resync.plan import load_plan
 from ibmi_resync.waits import evaluate
-from icluster_resync.transport import OdbcDatabase
+from icluster_resync.transport import SharedOdbcDatabase
 from icluster_resync.trigger_walk import TriggerWalk
 
 _CLASSPATH = "icluster_resync.triggers.NodeQueryTrigger"
@@ -93,24 +92,20 @@ class NodeQueryTrigger(BaseTrigger):
             },
         )
 
-    async def _database(self, odbc_conn_id: str) -> OdbcDatabase:
-        """Separated out as a seam for tests; fetches the connection without blocking."""
-        return OdbcDatabase(connection=await BaseHook.aget_connection(odbc_conn_id))
+    async def _database(self, odbc_conn_id: str) -> Database:
+        """Separated out as a seam for tests: the node's database, on the ODBC connections
+        the triggerer's triggers share (`SharedOdbcDatabase`: nothing is looked up or opened
+        here)."""
+        return SharedOdbcDatabase(odbc_conn_id)
 
     async def _connected(self, odbc_conn_id: str) -> Database:
-        """The trigger's database on `odbc_conn_id`, opened at its first wait there and kept
-        for its later waits and its walk.
-
-        Why: each connection look-up is a request the triggerer's supervisor answers through
-        its Execution API, 0.6-1.4 s apiece in a 20-group run (docs/benchmarks.md); a task's
-        waits and the steps between them run on the same two nodes. Only the ODBC connection
-        stays open between waits, not the SSH one (`trigger_walk`)."""
+        """The trigger's database on `odbc_conn_id`, for all its waits and its walk."""
         if odbc_conn_id not in self._databases:
             self._databases[odbc_conn_id] = await self._database(odbc_conn_id)
         return self._databases[odbc_conn_id]
 
     async def _disconnect(self, odbc_conn_id: str) -> None:
-        """Close and forget the database on `odbc_conn_id`: the next poll connects again."""
+        """Close and forget the database on `odbc_conn_id`: the next poll starts afresh."""
         database = self._databases.pop(odbc_conn_id, None)
         if database is not None:
             close = getattr(database, "close", None)
@@ -174,14 +169,10 @@ class NodeQueryTrigger(BaseTrigger):
         """The rest of the task after this wait, on the plan's two nodes' databases."""
         assert self.rest is not None
         plan = await asyncio.to_thread(load_plan, str(self.rest["plan"]))
-        databases: dict[str, Database] = {}
-        for role, node in (("PRIMARY", plan.primary), ("BACKUP", plan.backup)):
-            if node.odbc_conn_id not in self._databases:
-                # Looked up at its first query, from the walk's thread, if a step needs it:
-                # most tasks work on one node (a group's save on PRIMARY, its restore on
-                # BACKUP), and a look-up is a request (`_connected`).
-                self._databases[node.odbc_conn_id] = OdbcDatabase(node.odbc_conn_id)
-            databases[role] = self._databases[node.odbc_conn_id]
+        databases = {
+            "PRIMARY": await self._connected(plan.primary.odbc_conn_id),
+            "BACKUP": await self._connected(plan.backup.odbc_conn_id),
+        }
         return await asyncio.to_thread(
             TriggerWalk, self.rest, resume, plan, databases, log=self.log.info
         )
@@ -210,8 +201,8 @@ class NodeQueryTrigger(BaseTrigger):
         return TaskSuccessEvent()
 
     async def _poll(self, wait: _Wait) -> dict[str, Any]:
-        """Poll `wait` until it ends; its event's payload (without `resume`). The database
-        stays open for the trigger's next wait (`_connected`); a failed poll closes it."""
+        """Poll `wait` until it ends; its event's payload (without `resume`). A failed poll
+        drops the database; the next one takes another."""
         memory: dict[str, Any] = {}
         seen = "no poll answered yet"
         while True:

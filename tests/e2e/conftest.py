@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from ibmi_sim.testing import SimPair, drop_stale_test_databases, start_pair, stop_pair, unique_tag
+from icluster_resync.transport import SharedOdbcDatabase
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PLAN = ROOT / "config" / "demo-plan.yaml"
@@ -50,6 +51,14 @@ def running_pair(state: Path, tag: str) -> Iterator[SimPair]:
             else:
                 os.environ[name] = value
         stop_pair(pair, drop_databases=True)
+
+
+@pytest.fixture(autouse=True)
+def shared_connections_of_this_test() -> Iterator[None]:
+    """The triggers' shared ODBC connections (`SharedOdbcDatabase`) are the process's; a test
+    that starts a pair of its own must not leave them open to it for the next test."""
+    yield
+    SharedOdbcDatabase.close_all()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,12 @@ once, and still refuse a connection that would accept any host key before a byte
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, ClassVar
 
 import paramiko
 import pytest
@@ -12,7 +17,14 @@ from airflow.providers.odbc.hooks.odbc import OdbcHook
 from airflow.providers.ssh.hooks.ssh import SSHHook
 
 from ibmi_resync.plan import load_plan
-from icluster_resync.transport import HostKeyNotVerified, OdbcDatabase, SshShell, open_node
+from icluster_resync import transport
+from icluster_resync.transport import (
+    HostKeyNotVerified,
+    OdbcDatabase,
+    SharedOdbcDatabase,
+    SshShell,
+    open_node,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = load_plan(ROOT / "config" / "demo-plan.yaml")
@@ -91,3 +103,101 @@ def test_a_connection_that_accepts_any_host_key_is_refused_at_the_first_command(
     with pytest.raises(HostKeyNotVerified, match="loose_ssh"):
         shell.execute("system 'DSPLIB QGPL'")
     assert shell._client is None  # never connected
+
+
+class _Physical:
+    """An ODBC connection of the pool: counts how many are open at once and what they ran."""
+
+    made: ClassVar[list[_Physical]] = []
+    busy: ClassVar[int] = 0
+    most_busy: ClassVar[int] = 0
+    lock = threading.Lock()
+
+    def __init__(self, odbc_conn_id: str) -> None:
+        self.odbc_conn_id = odbc_conn_id
+        self.ran: list[str] = []
+        self.closed = False
+        self.made.append(self)
+
+    def fetch(self, text: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        with self.lock:
+            type(self).busy += 1
+            type(self).most_busy = max(self.most_busy, self.busy)
+        try:
+            time.sleep(0.01)
+            if text == "FAIL":
+                raise ConnectionError("the node dropped the connection")
+            self.ran.append(text)
+            return [{"N": len(self.ran)}]
+        finally:
+            with self.lock:
+                type(self).busy -= 1
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def physical(monkeypatch: pytest.MonkeyPatch) -> type[_Physical]:
+    monkeypatch.setattr(transport, "OdbcDatabase", _Physical)
+    monkeypatch.setattr(SharedOdbcDatabase, "_pools", {})
+    _Physical.made, _Physical.busy, _Physical.most_busy = [], 0, 0
+    return _Physical
+
+
+def test_waits_on_one_node_share_a_few_connections(physical: type[_Physical]) -> None:
+    first, second = SharedOdbcDatabase("primary_odbc"), SharedOdbcDatabase("primary_odbc")
+    assert first.fetch("A", []) == [{"N": 1}]
+    assert second.fetch("B", []) == [{"N": 2}]  # the same connection, taken in turn
+    assert len(physical.made) == 1 and physical.made[0].ran == ["A", "B"]
+    SharedOdbcDatabase("backup_odbc").fetch("C", [])
+    assert [p.odbc_conn_id for p in physical.made] == ["primary_odbc", "backup_odbc"]
+    first.close()  # a trigger that ends leaves the connections to the others
+    assert not any(p.closed for p in physical.made)
+
+
+def test_two_hundred_waits_polled_at_once_open_at_most_the_pool(
+    physical: type[_Physical],
+) -> None:
+    waits = [SharedOdbcDatabase("primary_odbc") for _ in range(200)]
+    with ThreadPoolExecutor(max_workers=16) as threads:
+        answers = list(threads.map(lambda wait: wait.fetch("POLL", []), waits))
+    assert len(answers) == 200
+    assert len(physical.made) <= transport.SHARED_CONNECTIONS
+    assert physical.most_busy <= transport.SHARED_CONNECTIONS
+    assert sum(len(p.ran) for p in physical.made) == 200
+
+
+def test_a_failed_statement_closes_its_connection_and_the_next_opens_another(
+    physical: type[_Physical],
+) -> None:
+    database = SharedOdbcDatabase("primary_odbc")
+    database.fetch("A", [])
+    with pytest.raises(ConnectionError, match="dropped"):
+        database.fetch("FAIL", [])
+    assert physical.made[0].closed
+    assert database.fetch("B", []) == [{"N": 1}]
+    assert len(physical.made) == 2 and physical.made[1].ran == ["B"]
+
+
+def test_a_connection_is_opened_again_after_its_age_so_an_edited_one_is_used(
+    physical: type[_Physical], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = SharedOdbcDatabase("primary_odbc")
+    database.fetch("A", [])
+    database.fetch("B", [])
+    assert len(physical.made) == 1
+    monkeypatch.setattr(transport, "SHARED_CONNECTION_AGE_S", 0.0)
+    database.fetch("C", [])
+    assert physical.made[0].closed and len(physical.made) == 2
+    assert physical.made[1].ran == ["C"]
+
+
+def test_closing_all_closes_the_idle_connections_and_starts_afresh(
+    physical: type[_Physical],
+) -> None:
+    SharedOdbcDatabase("primary_odbc").fetch("A", [])
+    SharedOdbcDatabase.close_all()
+    assert physical.made[0].closed
+    SharedOdbcDatabase("primary_odbc").fetch("B", [])
+    assert len(physical.made) == 2 and physical.made[1].ran == ["B"]
