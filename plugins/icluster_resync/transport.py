@@ -270,7 +270,8 @@ class _ConnectionPool:
                     return database
                 stale = database
         if stale is not None:
-            self._forget(stale)
+            with contextlib.suppress(Exception):  # a close that fails must not keep the slot
+                self._forget(stale)
         database = OdbcDatabase(self.odbc_conn_id)  # looked up and connected at its first query
         with self._lock:
             self._opened[id(database)] = time.monotonic()
