@@ -138,7 +138,8 @@ def _decode(data: bytes | str) -> str:
 
 
 class _KnownConnectionOdbcHook(OdbcHook):
-    """OdbcHook over an already fetched Connection (triggers fetch it asynchronously)."""
+    """OdbcHook over an already fetched Connection: the driver name is read from its extra
+    first, and OdbcHook would otherwise look the connection up once more."""
 
     def __init__(self, connection: Connection, **kwargs: Any) -> None:
         super().__init__(odbc_conn_id=connection.conn_id, **kwargs)
@@ -157,18 +158,15 @@ class OdbcDatabase:
     is looked up once, at the first query (see `SshShell`).
     """
 
-    def __init__(self, odbc_conn_id: str | None = None, *, connection: Connection | None = None):
-        if connection is None and odbc_conn_id is None:
-            raise ValueError("OdbcDatabase needs a connection id or a connection")
+    def __init__(self, odbc_conn_id: str) -> None:
         self.odbc_conn_id = odbc_conn_id
-        self._connection = connection
         self._hook: OdbcHook | None = None
         self._conn: Any = None
 
     @property
     def hook(self) -> OdbcHook:
         if self._hook is None:
-            connection = self._connection or OdbcHook.get_connection(str(self.odbc_conn_id))
+            connection = OdbcHook.get_connection(self.odbc_conn_id)
             self._hook = _KnownConnectionOdbcHook(
                 connection,
                 driver=connection.extra_dejson.get("driver"),
