@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -323,12 +323,20 @@ def plan_node(
     )
 
 
-def close_node(node: IbmiNode) -> None:
-    """Close what `node` opened: its SSH connection and its database connection."""
-    for part in (node.shell, node.database):
-        close = getattr(part, "close", None)
+def close_shells(nodes: Iterable[IbmiNode]) -> None:
+    """Close the nodes' SSH connections; the next command opens one again."""
+    for node in nodes:
+        close = getattr(node.shell, "close", None)
         if close is not None:
             close()
+
+
+def close_node(node: IbmiNode) -> None:
+    """Close what `node` opened: its SSH connection and its database connection."""
+    close_shells([node])
+    close = getattr(node.database, "close", None)
+    if close is not None:
+        close()
 
 
 @contextmanager

@@ -17,7 +17,7 @@ is polled: no SSH session is held while IBM i works.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow.sdk.module_loading import import_string
@@ -31,10 +31,10 @@ from ibmi_resync.executor import (
     task_result,
     trigger_walks_on,
 )
-from ibmi_resync.node import Database, IbmiNode
+from ibmi_resync.node import Database
 from ibmi_resync.plan import Plan, RunOptions
 from ibmi_resync.tasks import build_task_steps
-from icluster_resync.transport import plan_node
+from icluster_resync.transport import close_shells, plan_node
 
 __all__ = ["TriggerWalk", "WorkerNext"]
 
@@ -110,7 +110,9 @@ class TriggerWalk:
         try:
             pending = executor.run(self.steps, index + 1, poll_first=False)
         finally:
-            close_node_shells(self.nodes.values())
+            # The trigger polls its next wait over ODBC alone: no SSH session is held while
+            # IBM i works.
+            close_shells(self.nodes.values())
         if pending is not None:
             self.resume = checkpoint(executor.state, inherited, pending.index)
             return pending
@@ -121,13 +123,4 @@ class TriggerWalk:
         return result
 
     def close(self) -> None:
-        close_node_shells(self.nodes.values())
-
-
-def close_node_shells(nodes: Iterable[IbmiNode]) -> None:
-    """Close the nodes' SSH connections (the next command opens one again): the trigger
-    polls its next wait over ODBC alone, holding no SSH session while IBM i works."""
-    for node in nodes:
-        close = getattr(node.shell, "close", None)
-        if close is not None:
-            close()
+        close_shells(self.nodes.values())
